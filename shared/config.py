@@ -1,0 +1,141 @@
+"""Settings: the only place in Pitlane that reads the environment.
+
+Every setting has the ``PITLANE_`` prefix except the names Google's clients already use
+(``GOOGLE_CLOUD_PROJECT``, ``FIRESTORE_EMULATOR_HOST``, ``PUBSUB_EMULATOR_HOST``). Defaults point
+at the real services; the local stack and the tests point the URL settings at the upstream server
+over ``../shared/data``.
+
+URL settings are server roots: code appends the service's own paths (``/static/...`` for the F1
+archive, ``/signalrcore`` for the live feed, ``/v1/...`` for OpenF1, ``/ergast/f1/...`` for
+Jolpica). ``f1_schedule_url`` is the exception: it is the folder holding ``schedule_<year>.json``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigError
+
+ENV_PREFIX = "PITLANE_"
+# The shared data folder sits beside the project checkout (``<root>/../shared/data``).
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_DEFAULT_DATA_DIR = _PROJECT_ROOT.parent / "shared" / "data"
+
+
+def _default_data_dir() -> Path | None:
+    return _DEFAULT_DATA_DIR if _DEFAULT_DATA_DIR.is_dir() else None
+
+
+class Settings(BaseSettings):
+    """Pitlane's configuration, validated once at cold start."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    env: Literal["local", "test", "staging", "prod"] = "local"
+    project: str = Field(
+        "pitlane-local", validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT", "PITLANE_PROJECT")
+    )
+    region: str = "europe-west1"
+
+    firestore_emulator_host: str | None = Field(None, validation_alias="FIRESTORE_EMULATOR_HOST")
+    pubsub_emulator_host: str | None = Field(None, validation_alias="PUBSUB_EMULATOR_HOST")
+    tasks_emulator_host: str | None = None
+    scheduler_emulator_url: str | None = None
+    # Base URL of the deployed functions; locally the stack sets one URL per function instead.
+    functions_base_url: str | None = None
+
+    f1_static_url: str = "https://livetiming.formula1.com"
+    f1_live_url: str = "https://livetiming.formula1.com"
+    openf1_url: str = "https://api.openf1.org"
+    jolpica_url: str = "https://api.jolpi.ca"
+    f1_schedule_url: str = "https://raw.githubusercontent.com/theOehrly/f1schedule/master/"
+
+    data_dir: Path | None = Field(default_factory=_default_data_dir)
+    cache_dir: Path = Path("/tmp/pitlane-cache")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    http_timeout_s: float = Field(20.0, gt=0, le=600)
+
+    @field_validator(
+        "f1_static_url", "f1_live_url", "openf1_url", "jolpica_url", "f1_schedule_url", mode="after"
+    )
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _data_dir_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"data dir {str(value)!r} does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _emulators_only_off_prod(self) -> Settings:
+        if self.env == "prod" and (self.firestore_emulator_host or self.pubsub_emulator_host):
+            raise ValueError("env=prod must not point at emulators")
+        return self
+
+    @property
+    def uses_emulators(self) -> bool:
+        return bool(self.firestore_emulator_host or self.pubsub_emulator_host)
+
+    @property
+    def f1_schedule_folder(self) -> str:
+        return self.f1_schedule_url if self.f1_schedule_url.endswith("/") else self.f1_schedule_url + "/"
+
+    @property
+    def require_data_dir(self) -> Path:
+        if self.data_dir is None:
+            raise ConfigError("PITLANE_DATA_DIR is not set and ../shared/data does not exist")
+        return self.data_dir
+
+
+def _env_name(field: str) -> str:
+    info = Settings.model_fields[field]
+    alias = info.validation_alias
+    if isinstance(alias, str):
+        return alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return ENV_PREFIX + field.upper()
+
+
+def _unknown_prefixed(environ: dict[str, str]) -> list[str]:
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    known |= {_env_name(name) for name in Settings.model_fields}
+    return sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build and validate settings, turning any problem into a one-line ``ConfigError``.
+
+    A ``PITLANE_*`` variable that no setting has is an error too: a typo must not silently fall
+    back to a default that talks to a real service.
+    """
+    unknown = _unknown_prefixed(dict(os.environ))
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]} (known: PITLANE_ + one of the README's settings)")
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        name = _env_name(field) if field in Settings.model_fields else field
+        value = err.get("input")
+        shown = f"={value!r}" if isinstance(value, str | int | float | Path) else ""
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {name}{shown}: {msg}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings for this process, built once (cold start) and then reused."""
+    return load_settings()
