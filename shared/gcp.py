@@ -1,0 +1,97 @@
+"""Google Cloud clients, built lazily from settings, once per process.
+
+Nothing here runs at import time: a cold start that never touches Pub/Sub never pays for its
+client. With ``FIRESTORE_EMULATOR_HOST`` / ``PUBSUB_EMULATOR_HOST`` / ``PITLANE_TASKS_EMULATOR_HOST``
+set, the clients talk to the local emulators with anonymous credentials.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from shared.config import Settings
+
+if TYPE_CHECKING:
+    from google.cloud import firestore, pubsub_v1, tasks_v2
+
+_lock = threading.Lock()
+_cache: dict[tuple[str, str, str | None], Any] = {}
+
+
+def _cached(kind: str, settings: Settings, host: str | None, build: Any) -> Any:
+    key = (kind, settings.project, host)
+    with _lock:
+        if key not in _cache:
+            _cache[key] = build()
+        return _cache[key]
+
+
+def firestore_client(settings: Settings) -> firestore.Client:
+    """A Firestore client for ``settings.project`` (the emulator when its host is set)."""
+
+    def build() -> firestore.Client:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import firestore
+
+        if settings.firestore_emulator_host:
+            return firestore.Client(project=settings.project, credentials=AnonymousCredentials())
+        return firestore.Client(project=settings.project)
+
+    return _cached("firestore", settings, settings.firestore_emulator_host, build)  # type: ignore[no-any-return]
+
+
+def publisher_client(settings: Settings, *, ordering: bool = True) -> pubsub_v1.PublisherClient:
+    """A Pub/Sub publisher; message ordering is on so events of one session stay in order."""
+
+    def build() -> pubsub_v1.PublisherClient:
+        from google.cloud import pubsub_v1
+
+        options = pubsub_v1.types.PublisherOptions(enable_message_ordering=ordering)
+        return pubsub_v1.PublisherClient(publisher_options=options)
+
+    return _cached(f"publisher:{ordering}", settings, settings.pubsub_emulator_host, build)  # type: ignore[no-any-return]
+
+
+def subscriber_client(settings: Settings) -> pubsub_v1.SubscriberClient:
+    def build() -> pubsub_v1.SubscriberClient:
+        from google.cloud import pubsub_v1
+
+        return pubsub_v1.SubscriberClient()
+
+    return _cached("subscriber", settings, settings.pubsub_emulator_host, build)  # type: ignore[no-any-return]
+
+
+def tasks_client(settings: Settings) -> tasks_v2.CloudTasksClient:
+    """A Cloud Tasks client; against ``gcloud-tasks-emulator`` over an insecure gRPC channel."""
+
+    def build() -> tasks_v2.CloudTasksClient:
+        from google.cloud import tasks_v2
+
+        if settings.tasks_emulator_host:
+            import grpc
+            from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+
+            channel = grpc.insecure_channel(settings.tasks_emulator_host)
+            return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
+        return tasks_v2.CloudTasksClient()
+
+    return _cached("tasks", settings, settings.tasks_emulator_host, build)  # type: ignore[no-any-return]
+
+
+def topic_path(settings: Settings, topic: str) -> str:
+    return f"projects/{settings.project}/topics/{topic}"
+
+
+def subscription_path(settings: Settings, subscription: str) -> str:
+    return f"projects/{settings.project}/subscriptions/{subscription}"
+
+
+def queue_path(settings: Settings, queue: str) -> str:
+    return f"projects/{settings.project}/locations/{settings.region}/queues/{queue}"
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that restart emulators on new ports call this)."""
+    with _lock:
+        _cache.clear()
