@@ -8,23 +8,28 @@ set, the clients talk to the local emulators with anonymous credentials.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.config import Settings
 
 if TYPE_CHECKING:
-    from google.cloud import firestore, pubsub_v1, tasks_v2
+    from google.cloud import firestore, tasks_v2
+    from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient
+
+T = TypeVar("T")
 
 _lock = threading.Lock()
 _cache: dict[tuple[str, str, str | None], Any] = {}
 
 
-def _cached(kind: str, settings: Settings, host: str | None, build: Any) -> Any:
+def _cached(kind: str, settings: Settings, host: str | None, build: Callable[[], T]) -> T:
     key = (kind, settings.project, host)
     with _lock:
         if key not in _cache:
             _cache[key] = build()
-        return _cache[key]
+        built: T = _cache[key]
+        return built
 
 
 def firestore_client(settings: Settings) -> firestore.Client:
@@ -38,28 +43,27 @@ def firestore_client(settings: Settings) -> firestore.Client:
             return firestore.Client(project=settings.project, credentials=AnonymousCredentials())
         return firestore.Client(project=settings.project)
 
-    return _cached("firestore", settings, settings.firestore_emulator_host, build)  # type: ignore[no-any-return]
+    return _cached("firestore", settings, settings.firestore_emulator_host, build)
 
 
-def publisher_client(settings: Settings, *, ordering: bool = True) -> pubsub_v1.PublisherClient:
+def publisher_client(settings: Settings, *, ordering: bool = True) -> PublisherClient:
     """A Pub/Sub publisher; message ordering is on so events of one session stay in order."""
 
-    def build() -> pubsub_v1.PublisherClient:
-        from google.cloud import pubsub_v1
+    def build() -> PublisherClient:
+        from google.cloud.pubsub_v1 import PublisherClient, types
 
-        options = pubsub_v1.types.PublisherOptions(enable_message_ordering=ordering)
-        return pubsub_v1.PublisherClient(publisher_options=options)
+        return PublisherClient(publisher_options=types.PublisherOptions(enable_message_ordering=ordering))
 
-    return _cached(f"publisher:{ordering}", settings, settings.pubsub_emulator_host, build)  # type: ignore[no-any-return]
+    return _cached(f"publisher:{ordering}", settings, settings.pubsub_emulator_host, build)
 
 
-def subscriber_client(settings: Settings) -> pubsub_v1.SubscriberClient:
-    def build() -> pubsub_v1.SubscriberClient:
-        from google.cloud import pubsub_v1
+def subscriber_client(settings: Settings) -> SubscriberClient:
+    def build() -> SubscriberClient:
+        from google.cloud.pubsub_v1 import SubscriberClient
 
-        return pubsub_v1.SubscriberClient()
+        return SubscriberClient()
 
-    return _cached("subscriber", settings, settings.pubsub_emulator_host, build)  # type: ignore[no-any-return]
+    return _cached("subscriber", settings, settings.pubsub_emulator_host, build)
 
 
 def tasks_client(settings: Settings) -> tasks_v2.CloudTasksClient:
@@ -76,7 +80,7 @@ def tasks_client(settings: Settings) -> tasks_v2.CloudTasksClient:
             return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
         return tasks_v2.CloudTasksClient()
 
-    return _cached("tasks", settings, settings.tasks_emulator_host, build)  # type: ignore[no-any-return]
+    return _cached("tasks", settings, settings.tasks_emulator_host, build)
 
 
 def topic_path(settings: Settings, topic: str) -> str:

@@ -1,0 +1,79 @@
+"""What every entry point shares: settings, lazily built clients, event decoding, error policy.
+
+Error policy for event functions: a ``PermanentError`` (bad payload, unknown id) is logged, counted
+and acknowledged, since redelivery cannot fix it; anything else propagates, so Pub/Sub (with
+retries enabled in the manifest) or Cloud Tasks delivers the event again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+from cloudevents.http import CloudEvent
+from google.cloud import firestore
+from pydantic import BaseModel, ValidationError
+
+from shared.config import Settings, get_settings
+from shared.errors import BadRequestError, PermanentError
+from shared.gcp import firestore_client
+from shared.logs import configure_logging
+from shared.sources.http import make_http_client
+
+log = logging.getLogger("pitlane.functions")
+P = TypeVar("P", bound=BaseModel)
+
+
+def settings() -> Settings:
+    s = get_settings()
+    configure_logging(s.log_level)
+    return s
+
+
+def db() -> firestore.Client:
+    return firestore_client(settings())
+
+
+@functools.lru_cache(maxsize=1)
+def http() -> httpx.Client:
+    """One pooled HTTP client per instance, built on first use."""
+    return make_http_client(settings())
+
+
+def pubsub_payload(event: CloudEvent, model: type[P]) -> P:
+    """The JSON body of a Pub/Sub CloudEvent, validated as ``model``; ``BadRequestError`` if not."""
+    data: Any = event.get_data()
+    try:
+        message = data["message"]
+        raw = base64.b64decode(message.get("data") or b"", validate=True) if message.get("data") else b"{}"
+        return model.model_validate(json.loads(raw))
+    except (KeyError, TypeError, binascii.Error, json.JSONDecodeError, ValidationError) as exc:
+        raise BadRequestError(f"bad Pub/Sub payload: {exc}".splitlines()[0]) from None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def event_function(fn: F) -> F:
+    """Acknowledge permanent failures (logged with the event id), let transient ones retry."""
+
+    @functools.wraps(fn)
+    def wrapper(event: CloudEvent) -> Any:
+        settings()
+        try:
+            return fn(event)
+        except PermanentError as exc:
+            log.error(
+                "event dropped: %s",
+                exc,
+                extra={"json_fields": {"event_id": event["id"], "function": fn.__name__, "dropped": 1}},
+            )
+            return None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,11 @@
+"""Every deployed entry point, by the name it is deployed under (the manifest key).
+
+Cloud Functions loads ``main.py`` at the root of the source bundle; the bundle's ``main.py`` is
+this module re-exported (see ``infra/deploy.py``). Locally: ``functions-framework --source
+functions/main.py --target <name>``.
+"""
+
+from functions.api import api
+from functions.sync_schedule import sync_schedule
+
+__all__ = ["api", "sync_schedule"]

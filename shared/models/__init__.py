@@ -1,0 +1,1 @@
+"""Pydantic models at Pitlane's boundaries: Firestore documents, event payloads, API responses."""

@@ -1,0 +1,1 @@
+"""Season schedules: parsing the published feeds into meetings and sessions (pure logic)."""

@@ -1,0 +1,1 @@
+"""Transport to the upstream services: each client returns raw payloads; parsing lives elsewhere."""

@@ -1,0 +1,1 @@
+"""Firestore persistence: documents in, documents out, writes only what changed."""
