@@ -38,7 +38,7 @@ class _WaitRetryAfter(wait_base):
     """Wait what the server asked for on 429, else exponential backoff with jitter."""
 
     def __init__(self) -> None:
-        self._fallback = wait_exponential_jitter(initial=0.5, max=8.0)
+        self._fallback = wait_exponential_jitter(multiplier=0.5, max=8.0)
 
     def __call__(self, retry_state: Any) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
