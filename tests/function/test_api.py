@@ -1,0 +1,81 @@
+"""The ``api`` function through functions-framework's own app, against the Firestore emulator."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import functions_framework
+import pytest
+
+from shared.schedule.f1schedule import parse_schedule
+from shared.stores.schedule import upsert_meetings, upsert_sessions
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEDULES = ROOT.parent / "shared" / "data" / "f1schedule"
+
+
+@pytest.fixture
+def client(firestore_db: Any) -> Any:
+    app = functions_framework.create_app("api", str(ROOT / "functions" / "main.py"), "http")
+    return app.test_client()
+
+
+@pytest.fixture
+def season_2024(firestore_db: Any) -> None:
+    parsed = parse_schedule(json.loads((SCHEDULES / "schedule_2024.json").read_text()), year=2024)
+    upsert_meetings(firestore_db, parsed.meetings)
+    upsert_sessions(firestore_db, parsed.sessions)
+
+
+def _problem(resp: Any, status: int) -> dict[str, Any]:
+    assert resp.status_code == status
+    assert resp.mimetype == "application/problem+json"
+    body: dict[str, Any] = resp.get_json(force=True)
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+def test_health(client: Any) -> None:
+    resp = client.get("/api/health")
+    assert resp.status_code == 200
+    assert resp.get_json()["status"] == "ok"
+
+
+@pytest.mark.usefixtures("season_2024")
+def test_session_and_meeting_documents(client: Any) -> None:
+    resp = client.get("/api/sessions/2024_singapore_grand_prix_r")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["start_utc"] == "2024-09-22T12:00:00Z"
+    assert body["start_local"] == "2024-09-22T20:00:00"
+    assert body["gmt_offset"] == "+08:00"
+    meetings = client.get("/api/meetings?season=2024").get_json()["items"]
+    assert len(meetings) == 25
+    starts = [m["start_utc"] for m in meetings]
+    assert starts == sorted(starts)
+    singapore = client.get("/api/meetings/2024_singapore_grand_prix").get_json()
+    assert len(singapore["session_ids"]) == 5
+
+
+def test_current_session_is_the_next_to_start(client: Any, firestore_db: Any) -> None:
+    _problem(client.get("/api/sessions/current"), 404)
+    now = datetime.now(UTC).replace(microsecond=0)
+    for sid, hours in (("2030_past_gp_r", -10), ("2030_next_gp_r", 2), ("2030_later_gp_r", 30)):
+        firestore_db.collection("sessions").document(sid).set(
+            {"session_id": sid, "start_utc": now + timedelta(hours=hours)}
+        )
+    assert client.get("/api/sessions/current").get_json()["session_id"] == "2030_next_gp_r"
+
+
+def test_bad_input_is_a_4xx_problem(client: Any) -> None:
+    assert "no session" in _problem(client.get("/api/sessions/2099_nowhere_r"), 404)["detail"]
+    assert "no route" in _problem(client.get("/api/nothing-here"), 404)["detail"]
+    assert "integer" in _problem(client.get("/api/meetings?season=abc"), 400)["detail"]
+    assert "between" in _problem(client.get("/api/meetings?season=1800"), 400)["detail"]
+    resp = client.post("/api/sessions/2024_singapore_grand_prix_r")
+    _problem(resp, 405)
+    assert resp.headers["Allow"] == "GET"
+    _problem(client.get("/api/sessions/" + "x" * 300), 404)
