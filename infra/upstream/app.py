@@ -254,6 +254,9 @@ def _control_routes(log: RequestLog, faults: FaultSet) -> list[BaseRoute]:
 
 
 def _live_routes(data_dir: Path, replay_source: str | None, speed: float) -> list[BaseRoute]:
+    """The live feed replay's SignalR and control routes; none without a source to replay."""
+    if replay_source is None:
+        return []
     try:
         from infra.upstream.live import LiveReplay  # type: ignore[import-not-found,unused-ignore]
     except ModuleNotFoundError as exc:
@@ -274,8 +277,9 @@ def create_app(
 ) -> Starlette:
     """The upstream server over ``data_dir`` (the shared recorded data folder, read in place).
 
-    ``speed`` is the live replay's time factor (2.0 = twice real time); ``faults`` are active from
-    the first request on.
+    ``replay_source`` (a path relative to ``data_dir``, e.g. ``livefeed/2024_silverstone_fp1``)
+    enables the live feed under ``/signalr`` and ``/signalrcore``; ``speed`` is its time factor
+    (2.0 = twice real time, 0 = no waiting). ``faults`` are active from the first request on.
     """
     if not data_dir.is_dir():
         raise ConfigError(f"data dir {str(data_dir)!r} does not exist")

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--replay", default=None, metavar="SOURCE", help="live feed recording to replay")
     parser.add_argument(
-        "--speed", type=float, default=1.0, help="live replay time factor (2 = twice as fast)"
+        "--speed", type=float, default=1.0, help="live replay time factor (2 = twice as fast, 0 = no waiting)"
     )
     parser.add_argument(
         "--log", type=Path, default=None, metavar="FILE", help="append one JSON line per request"
@@ -69,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
         data_dir = load_settings().require_data_dir
     if not data_dir.is_dir():
         raise ConfigError(f"data dir {str(data_dir)!r} does not exist")
-    if args.speed <= 0:
-        raise ConfigError(f"--speed must be positive, got {args.speed}")
+    if args.speed < 0:
+        raise ConfigError(f"--speed must be 0 (no waiting) or positive, got {args.speed}")
     faults = _faults(args.fault)
     ensure_port_free(args.port, args.host, what="the upstream server")
     print(f"pitlane upstream: serving {data_dir} on http://{args.host}:{args.port}", flush=True)
