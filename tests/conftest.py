@@ -1,0 +1,203 @@
+"""Shared fixtures for all test tiers.
+
+* Every test runs with ``os.environ`` restored afterwards; when a test changed it, cached settings
+  and Google clients are dropped too.
+* Tests under ``tests/integration`` are marked ``integration``, under ``tests/function``
+  ``function``.
+* Emulators (see ``tests/emulators.py``) are session-wide processes, started in parallel in the
+  background as soon as collection shows which ones the selected tests need, and stopped at
+  session end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.local.emulators import Managed
+from shared import gcp
+from shared.config import Settings, get_settings, load_settings
+from tests.emulators import (
+    FIXTURE_EMULATOR,
+    TEST_PROJECT,
+    EmulatorPool,
+    FirestoreRest,
+    PubSubHelper,
+    RequestSink,
+    check_safe_target,
+    unique,
+    wipe_firestore,
+)
+
+TESTS_DIR = Path(__file__).resolve().parent
+_TIER_MARKERS = {"integration": pytest.mark.integration, "function": pytest.mark.function}
+
+_pool = EmulatorPool()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            tier = item.path.relative_to(TESTS_DIR).parts[0]
+        except ValueError:
+            continue
+        if tier in _TIER_MARKERS:
+            item.add_marker(_TIER_MARKERS[tier])
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start, in parallel, every emulator the selected tests will ask for (none for unit tests)."""
+    if session.config.option.collectonly:
+        return
+    needed = {
+        FIXTURE_EMULATOR[name]
+        for item in session.items
+        for name in getattr(item, "fixturenames", ())
+        if name in FIXTURE_EMULATOR
+    }
+    _pool.prestart(*sorted(needed))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _pool.stop_all()
+
+
+# --- environment --------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Iterator[None]:
+    """Give each test the environment it started with; forget settings/clients built from changes."""
+    saved = dict(os.environ)
+    yield
+    changed = dict(os.environ) != saved
+    os.environ.clear()
+    os.environ.update(saved)
+    if changed:
+        get_settings.cache_clear()
+        gcp.reset_clients()
+
+
+@pytest.fixture
+def test_env(_restore_environ: None) -> Iterator[dict[str, str]]:
+    """Point settings at the test project (never a live one); yields ``os.environ``."""
+    os.environ["GOOGLE_CLOUD_PROJECT"] = TEST_PROJECT
+    os.environ["PITLANE_ENV"] = "test"
+    os.environ.pop("PITLANE_PROJECT", None)
+    # No credentials in reach: a client that escaped the emulators fails instead of touching a project.
+    os.environ.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
+    get_settings.cache_clear()
+    yield dict(os.environ)
+
+
+@pytest.fixture(autouse=True)
+def _integration_guard(request: pytest.FixtureRequest) -> None:
+    """Integration tests run in the test environment and only against local emulators."""
+    if request.node.get_closest_marker("integration") is None:
+        return
+    request.getfixturevalue("test_env")
+    check_safe_target(os.environ)
+
+
+@pytest.fixture
+def settings(test_env: dict[str, str]) -> Settings:
+    """``load_settings()`` after the test environment (and any emulator fixture) has been applied.
+
+    Request it after emulator fixtures (``firestore_db``, ``pubsub``, ``tasks``) so that it sees
+    their hosts; they all set the environment before this runs when listed first.
+    """
+    return load_settings()
+
+
+# --- emulators (session-wide processes) --------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Managed:
+    """The Firestore emulator process (with ``firestore.rules``); ``.address`` is ``127.0.0.1:port``."""
+    return _pool.get("firestore")
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Managed:
+    return _pool.get("pubsub")
+
+
+@pytest.fixture(scope="session")
+def tasks_emulator() -> Managed:
+    """gcloud-tasks-emulator (gRPC); quirks are listed in ``tests/emulators.py``."""
+    return _pool.get("tasks")
+
+
+@pytest.fixture
+def firestore_env(test_env: dict[str, str], firestore_emulator: Managed) -> str:
+    """Set ``FIRESTORE_EMULATOR_HOST``, wipe the test project; returns the emulator address."""
+    os.environ["FIRESTORE_EMULATOR_HOST"] = firestore_emulator.address
+    check_safe_target(os.environ, needs=("FIRESTORE_EMULATOR_HOST",))
+    wipe_firestore(firestore_emulator.address, TEST_PROJECT)
+    get_settings.cache_clear()
+    return firestore_emulator.address
+
+
+@pytest.fixture
+def firestore_db(firestore_env: str) -> Iterator[object]:
+    """A ``google.cloud.firestore.Client`` (via ``shared.gcp``) on an empty emulator database."""
+    client = gcp.firestore_client(load_settings())
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def firestore_rest(firestore_env: str) -> FirestoreRest:
+    """The emulator's REST API as a client app sees it (rules enforced); see ``FirestoreRest``."""
+    return FirestoreRest(host=firestore_env, project=TEST_PROJECT)
+
+
+@pytest.fixture
+def pubsub(test_env: dict[str, str], pubsub_emulator: Managed) -> Iterator[PubSubHelper]:
+    """Pub/Sub on the emulator: ``make_topic``, ``make_pull_subscription``, ``make_push_subscription``,
+    ``publish``, ``pull_all``; plus ``publisher`` / ``subscriber`` clients from ``shared.gcp``."""
+    os.environ["PUBSUB_EMULATOR_HOST"] = pubsub_emulator.address
+    check_safe_target(os.environ, needs=("PUBSUB_EMULATOR_HOST",))
+    get_settings.cache_clear()
+    settings = load_settings()
+    helper = PubSubHelper(
+        project=settings.project,
+        publisher=gcp.publisher_client(settings),
+        subscriber=gcp.subscriber_client(settings),
+    )
+    yield helper
+    helper.cleanup()
+
+
+@pytest.fixture
+def tasks(test_env: dict[str, str], tasks_emulator: Managed) -> object:
+    """A ``tasks_v2.CloudTasksClient`` (via ``shared.gcp``) talking to the Cloud Tasks emulator."""
+    os.environ["PITLANE_TASKS_EMULATOR_HOST"] = tasks_emulator.address
+    check_safe_target(os.environ, needs=("PITLANE_TASKS_EMULATOR_HOST",))
+    get_settings.cache_clear()
+    return gcp.tasks_client(load_settings())
+
+
+@pytest.fixture
+def tasks_queue(tasks: object, settings: Settings) -> Iterator[str]:
+    """A fresh, empty queue on the Cloud Tasks emulator; yields its full path, deleted afterwards."""
+    from google.cloud import tasks_v2
+
+    client: tasks_v2.CloudTasksClient = tasks  # type: ignore[assignment]
+    path = gcp.queue_path(settings, unique("queue"))
+    parent = path.rsplit("/queues/", 1)[0]
+    client.create_queue(parent=parent, queue=tasks_v2.Queue(name=path))
+    yield path
+    client.delete_queue(name=path)
+
+
+@pytest.fixture
+def http_sink() -> Iterator[RequestSink]:
+    """A local HTTP endpoint (``.url``) that answers 200 and records requests (``.wait_for(n)``)."""
+    sink = RequestSink()
+    yield sink
+    sink.close()
