@@ -224,3 +224,30 @@ def test_control_routes_reconfigure_and_reject_bad_sources(data_dir: Path) -> No
 async def _connect(url: str) -> None:
     async with websockets.connect(url):
         pass
+
+
+def test_signalrcore_package_client(data_dir: Path) -> None:
+    """The SignalR Core client FastF1's live client is built on connects, subscribes and streams."""
+    from signalrcore.hub_connection_builder import HubConnectionBuilder
+
+    messages, _ = parsed_capture(data_dir)
+    replay = LiveReplay(data_dir=data_dir, source=CAPTURE, speed="max")
+    feed: list[list[Any]] = []
+    result: dict[str, Any] = {}
+    opened, closed = threading.Event(), threading.Event()
+    with serving(replay) as base:
+        connection = HubConnectionBuilder().with_url(f"{base}/signalrcore").build()
+        connection.on_open(opened.set)
+        connection.on_close(closed.set)
+        connection.on("feed", feed.append)
+        connection.start()
+        try:
+            assert opened.wait(10)
+            connection.send(
+                "Subscribe", [["TimingData", "DriverList"]], on_invocation=lambda m: result.update(m.result)
+            )
+            assert closed.wait(30), "the replay's close message should end the connection"
+        finally:
+            connection.stop()
+    assert sorted(result) == ["DriverList", "TimingData"]
+    assert len(feed) == sum(m.topic in {"TimingData", "DriverList"} for m in messages) == 10_329 + 47
