@@ -263,7 +263,10 @@ def _live_routes(data_dir: Path, replay_source: str | None, speed: float) -> lis
         if exc.name != "infra.upstream.live":
             raise  # live.py exists but is broken: say so rather than serve without it
         return []
-    replay = LiveReplay(data_dir=data_dir, source=replay_source, speed=speed)
+    try:
+        replay = LiveReplay(data_dir=data_dir, source=replay_source, speed=speed)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot replay {replay_source!r}: {exc}") from None
     return [*replay.routes(), *replay.control_routes()]
 
 

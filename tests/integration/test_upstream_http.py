@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from infra.upstream import cli as upstream_cli
+from infra.upstream.app import create_app
 from shared.config import load_settings
 from shared.errors import ConfigError
 from tests.integration.upstream_fixture import Upstream, running_upstream
@@ -245,6 +246,37 @@ def test_faults_given_at_start_up(data_dir: Path) -> None:
     with running_upstream(data_dir=data_dir, faults=rules) as server:
         assert _get(server, "/v1/meetings").status_code == 502
         assert _get(server, "/v1/meetings").status_code == 200
+
+
+# --- live feed replay mounted in the same server -------------------------------------------------
+
+
+def test_live_replay_routes_are_mounted_logged_and_faultable(data_dir: Path) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    with running_upstream(
+        data_dir=data_dir, replay_source="livefeed/2024_silverstone_fp1", speed=0
+    ) as server:
+        negotiate = httpx.post(f"{server.url}/signalrcore/negotiate")
+        assert negotiate.status_code == 200 and negotiate.json()["connectionToken"]
+        status = httpx.get(f"{server.url}/_upstream/replay").json()
+        assert status["source"] == "livefeed/2024_silverstone_fp1"
+        server.add_fault(path_prefix="/signalrcore", kind="status", status=503, times=2)
+        assert httpx.post(f"{server.url}/signalrcore/negotiate").status_code == 503
+        with pytest.raises(InvalidStatus), connect(f"ws://127.0.0.1:{server.port}/signalrcore?id=x"):
+            pass
+        log = server.requests()
+        assert [(e["method"], e["path"], e["status"], e["fault"]) for e in log] == [
+            ("POST", "/signalrcore/negotiate", 200, None),
+            ("POST", "/signalrcore/negotiate", 503, "status"),
+            ("WS", "/signalrcore", 403, "status"),
+        ]
+
+
+def test_unknown_replay_source_is_a_config_error(data_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot replay 'livefeed/nowhere'"):
+        create_app(data_dir=data_dir, replay_source="livefeed/nowhere")
 
 
 # --- request log and CLI -----------------------------------------------------------------------------

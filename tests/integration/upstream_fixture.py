@@ -52,11 +52,18 @@ class Upstream:
 
 @contextmanager
 def running_upstream(
-    *, data_dir: Path, log_path: Path | None = None, faults: list[FaultRule] | None = None
+    *,
+    data_dir: Path,
+    log_path: Path | None = None,
+    faults: list[FaultRule] | None = None,
+    replay_source: str | None = None,
+    speed: float = 1.0,
 ) -> Iterator[Upstream]:
     """Start the server, wait until ``/_upstream/health`` answers, stop it on exit."""
     port = free_port()
-    app = create_app(data_dir=data_dir, log_path=log_path, faults=faults)
+    app = create_app(
+        data_dir=data_dir, log_path=log_path, faults=faults, replay_source=replay_source, speed=speed
+    )
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )
