@@ -343,4 +343,6 @@ def serve(
     app = create_app(
         data_dir=data_dir, replay_source=replay_source, speed=speed, log_path=log_path, faults=faults
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # SignalR has its own keep-alives ({"type": 6}); uvicorn's WebSocket ping frames confuse the
+    # signalrcore client (it reads them as data), so they are off.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, ws_ping_interval=None)
