@@ -20,8 +20,12 @@ Emulator limits found (``gcloud-tasks-emulator`` 0.6.2, the Cloud SDK Pub/Sub em
   emulator), not NOT_FOUND: queues are looked up with ``ListQueues`` instead, on both targets.
 * Tasks emulator ``UpdateQueue`` silently keeps the old settings (and the emulator enforces no rate
   at all): such a queue is reported ``unsupported`` with a hint to restart the stack.
-* The Pub/Sub emulator stores and returns dead-letter and retry policies and applies
-  ``UpdateSubscription``; ``UpdateTopic`` is not supported (topics carry nothing to update here).
+* The Pub/Sub emulator stores and returns dead-letter and retry policies, applies
+  ``UpdateSubscription``, and does dead-letter: after 5 delivery attempts (checked with nacks on a
+  pull subscription) the message moves to the dead-letter topic with the
+  ``CloudPubSubDeadLetterSource*`` attributes. ``UpdateTopic`` is not supported (topics carry
+  nothing to update here). IAM is not emulated: in a real project the Pub/Sub service agent also
+  needs publisher rights on the dead-letter topic (granted at deploy, not here).
 """
 
 from __future__ import annotations

@@ -56,6 +56,8 @@ class Part(BaseModel):
     health: Health
     health_url: str = ""
     log: str = ""
+    # Start time of ``pid`` (clock ticks since boot, from /proc): a recycled pid is never signalled.
+    start_ticks: int | None = None
 
 
 class StackState(BaseModel):
@@ -290,8 +292,27 @@ def _wait_ready(part: Part, proc: emulators.Managed) -> None:
     raise PitlaneError(f"{part.name} not ready after {READY_TIMEOUT_S:.0f} s (log: {part.log})")
 
 
+def start_ticks(pid: int) -> int | None:
+    """When ``pid`` started (``/proc/<pid>/stat`` field 22); ``None`` if unknown or gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def is_ours(part: Part) -> bool:
+    """Whether ``part.pid`` (its process group id) still names the group ``up`` started.
+
+    The leader may have exited while its group lives on (start time unknown): still ours. A leader
+    with another start time is a recycled pid that belongs to someone else.
+    """
+    now = start_ticks(part.pid)
+    return part.pid > 0 and (part.start_ticks is None or now is None or now == part.start_ticks)
+
+
 def alive_parts(state: StackState) -> list[Part]:
-    return [p for p in state.parts if p.pid > 0 and emulators.group_alive(p.pid)]
+    return [p for p in state.parts if is_ours(p) and emulators.group_alive(p.pid)]
 
 
 @dataclass
@@ -340,7 +361,7 @@ def up(opts: StackOptions) -> UpResult:
                 env=child_env,
                 cwd=PROJECT_ROOT,
             )
-            part = launch.part.model_copy(update={"pid": proc.pid})
+            part = launch.part.model_copy(update={"pid": proc.pid, "start_ticks": start_ticks(proc.pid)})
             procs.append((part, proc))
             state.parts.append(part)
             _write_state(opts.state_dir, state)  # so `down` can clean up even if this process dies
@@ -382,7 +403,7 @@ def down(state_dir: Path) -> list[Part] | None:
     state = read_state(state_dir)
     if state is None:
         return None
-    _stop_all([p.pid for p in reversed(state.parts)])
+    _stop_all([p.pid for p in reversed(state.parts) if is_ours(p)])
     left = alive_parts(state)
     if left:
         pids = ", ".join(f"{p.name}={p.pid}" for p in left)

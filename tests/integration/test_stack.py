@@ -7,6 +7,7 @@ on a free port range in a temporary state folder, and checks that ``down`` leave
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,15 @@ def test_state_and_env_files(running: stack.UpResult) -> None:
     assert exports["PITLANE_F1_SCHEDULE_URL"] == f"{upstream}/f1schedule/"
     assert exports["PITLANE_OPENF1_URL"] == upstream
     assert (state_dir / "logs" / "pubsub.log").is_file()
+    assert all(p.start_ticks is not None for p in running.state.parts)
+
+
+def test_a_recycled_pid_is_never_ours() -> None:
+    me = stack.Part(name="x", kind="function", pid=os.getpid(), port=1, url="", health="tcp")
+    ticks = stack.start_ticks(os.getpid())
+    assert ticks is not None
+    assert stack.is_ours(me.model_copy(update={"start_ticks": ticks}))
+    assert not stack.is_ours(me.model_copy(update={"start_ticks": ticks + 1}))
 
 
 def test_status_reports_every_part_healthy(running: stack.UpResult) -> None:
