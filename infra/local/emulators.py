@@ -115,8 +115,16 @@ class Managed:
             self.process.wait(timeout=1)
 
 
-def spawn(name: str, argv: Sequence[str], *, host: str, port: int, log_path: Path | None,
-          env: dict[str, str] | None = None, cwd: Path | None = None) -> Managed:
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    *,
+    host: str,
+    port: int,
+    log_path: Path | None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Managed:
     """Start ``argv`` in its own process group, output to ``log_path`` (or discarded)."""
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,8 +180,9 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-def wait_http_ok(url: str, *, timeout: float, proc: subprocess.Popen[bytes] | None = None,
-                 what: str = "") -> None:
+def wait_http_ok(
+    url: str, *, timeout: float, proc: subprocess.Popen[bytes] | None = None, what: str = ""
+) -> None:
     """Poll ``url`` until it answers 2xx; fail early if ``proc`` exits."""
     deadline = time.monotonic() + timeout
     last: str = "no answer"
@@ -191,8 +200,9 @@ def wait_http_ok(url: str, *, timeout: float, proc: subprocess.Popen[bytes] | No
     raise TimeoutError(f"{what or url} not ready after {timeout:.0f} s ({last})")
 
 
-def wait_tcp(host: str, port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None,
-             what: str = "") -> None:
+def wait_tcp(
+    host: str, port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None, what: str = ""
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -203,27 +213,48 @@ def wait_tcp(host: str, port: int, *, timeout: float, proc: subprocess.Popen[byt
     raise TimeoutError(f"{what or port} not listening on {host}:{port} after {timeout:.0f} s")
 
 
-def start_firestore(*, port: int | None = None, host: str = "127.0.0.1", rules: Path | None = None,
-                    log_path: Path | None = None, wait: bool = True, timeout: float = 30.0) -> Managed:
+def start_firestore(
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    rules: Path | None = None,
+    log_path: Path | None = None,
+    wait: bool = True,
+    timeout: float = 30.0,
+) -> Managed:
     """Google's Firestore emulator; ``rules`` enforces security rules for client (token) requests."""
     port = port or free_port(host)
     ensure_port_free(port, host, what="the Firestore emulator")
     java = shutil.which("java")
     if java is None:
         raise ConfigError("java not found on PATH (the Firestore emulator needs a Java runtime)")
-    argv = [java, "-cp", str(firestore_jar()),
-            "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-            "start", f"--host={host}", f"--port={port}"]
+    argv = [
+        java,
+        "-cp",
+        str(firestore_jar()),
+        "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+        "start",
+        f"--host={host}",
+        f"--port={port}",
+    ]
     if rules is not None:
         argv.append(f"--rules={rules}")
     managed = spawn("firestore", argv, host=host, port=port, log_path=log_path)
     if wait:
-        wait_http_ok(f"http://{host}:{port}/", timeout=timeout, proc=managed.process, what="Firestore emulator")
+        wait_http_ok(
+            f"http://{host}:{port}/", timeout=timeout, proc=managed.process, what="Firestore emulator"
+        )
     return managed
 
 
-def start_pubsub(*, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None,
-                 wait: bool = True, timeout: float = 30.0) -> Managed:
+def start_pubsub(
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    log_path: Path | None = None,
+    wait: bool = True,
+    timeout: float = 30.0,
+) -> Managed:
     """Google's Pub/Sub emulator (push subscriptions POST to local functions)."""
     port = port or free_port(host)
     ensure_port_free(port, host, what="the Pub/Sub emulator")
@@ -234,8 +265,14 @@ def start_pubsub(*, port: int | None = None, host: str = "127.0.0.1", log_path: 
     return managed
 
 
-def start_tasks(*, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None,
-                wait: bool = True, timeout: float = 30.0) -> Managed:
+def start_tasks(
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    log_path: Path | None = None,
+    wait: bool = True,
+    timeout: float = 30.0,
+) -> Managed:
     """``gcloud-tasks-emulator``: a gRPC Cloud Tasks API that dispatches real HTTP requests."""
     port = port or free_port(host)
     ensure_port_free(port, host, what="the Cloud Tasks emulator")

@@ -73,6 +73,9 @@ class StackState(BaseModel):
         return {p.name: p.url for p in self.parts if p.kind == "function"}
 
 
+DEFAULT_REPLAY = "livetiming/static/2018/2018-04-29_Azerbaijan_Grand_Prix/2018-04-29_Race"
+
+
 @dataclass
 class StackOptions:
     state_dir: Path = DEFAULT_STATE_DIR
@@ -81,6 +84,9 @@ class StackOptions:
     manifest_path: Path = MANIFEST_PATH
     functions_source: Path = PROJECT_ROOT / "functions" / "main.py"
     firestore_rules: Path | None = PROJECT_ROOT / "firestore.rules"
+    # The live feed the upstream server replays (relative to the data dir); speed 1 is real time.
+    replay_source: str | None = DEFAULT_REPLAY
+    replay_speed: float = 1.0
     bin_dir: Path = field(default_factory=lambda: Path(sys.executable).parent)
 
 
@@ -225,6 +231,11 @@ def _launches(
                 str(data_dir),
                 "--log",
                 str(opts.state_dir / "upstream-requests.jsonl"),
+                *(
+                    ["--replay", opts.replay_source, "--speed", str(opts.replay_speed)]
+                    if opts.replay_source
+                    else []
+                ),
             ],
         ),
         _Launch(

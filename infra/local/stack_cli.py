@@ -31,6 +31,12 @@ def register(subparsers: Any) -> None:
         default=stack.DEFAULT_BASE_PORT,
         help=f"first of {stack.PORT_SPAN} ports (default {stack.DEFAULT_BASE_PORT})",
     )
+    up.add_argument(
+        "--replay",
+        default=stack.DEFAULT_REPLAY,
+        help="live feed the upstream server replays, relative to the data dir (default: 2018 Baku race)",
+    )
+    up.add_argument("--speed", type=float, default=1.0, help="replay speed factor (default 1 = real time)")
     up.set_defaults(func=handle_up)
     sub.add_parser("down", help="stop every part").set_defaults(func=handle_down)
     sub.add_parser("status", help="health-check every part").set_defaults(func=handle_status)
@@ -55,7 +61,13 @@ def _parts_table(state: stack.StackState, health: dict[str, tuple[bool, str]] | 
 def handle_up(args: argparse.Namespace) -> int:
     console = Console()
     settings = load_settings()
-    opts = stack.StackOptions(state_dir=args.state_dir, base_port=args.base_port, data_dir=settings.data_dir)
+    opts = stack.StackOptions(
+        state_dir=args.state_dir,
+        base_port=args.base_port,
+        data_dir=settings.data_dir,
+        replay_source=args.replay or None,
+        replay_speed=args.speed,
+    )
     with console.status("starting the local stack..."):
         result = stack.up(opts)
     if result.already_up:
