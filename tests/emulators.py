@@ -46,14 +46,16 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import re
+import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -106,11 +108,28 @@ def check_safe_target(environ: Mapping[str, str], *, needs: tuple[str, ...] = ()
         raise UnsafeTestTargetError("PITLANE_ENV=prod in a test run")
 
 
+def _prune_stale_logs() -> None:
+    """Remove log folders of pytest processes that are gone."""
+    if not LOG_DIR.is_dir():
+        return
+    for folder in LOG_DIR.iterdir():
+        if not folder.is_dir() or not folder.name.isdigit() or int(folder.name) == os.getpid():
+            continue
+        try:
+            os.kill(int(folder.name), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
 class EmulatorPool:
     """Session-wide emulator processes, each started once, on first need, in a background thread."""
 
-    def __init__(self, *, log_dir: Path = LOG_DIR, rules: Path = RULES_PATH) -> None:
-        self._log_dir = log_dir
+    def __init__(self, *, log_dir: Path | None = None, rules: Path = RULES_PATH) -> None:
+        # One folder per pytest process: sessions run concurrently from one checkout must not
+        # share (or delete) each other's logs. Kept after the run for debugging.
+        self._log_dir = log_dir or LOG_DIR / str(os.getpid())
         self._rules = rules
         self._lock = threading.Lock()
         self._futures: dict[str, Future[Managed]] = {}
@@ -124,6 +143,7 @@ class EmulatorPool:
         }
 
     def _log(self, name: str) -> Path:
+        _prune_stale_logs()
         path = self._log_dir / f"{name}.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)  # one session's output per file (spawn appends)
@@ -493,6 +513,7 @@ class RequestSink:
         self._thread.join(timeout=5)
 
 
+@contextlib.contextmanager
 def serve_wsgi(app: Any) -> Iterator[str]:
     """Serve a WSGI app (e.g. a functions-framework app) on 127.0.0.1 in a thread; yields its URL."""
     from werkzeug.serving import make_server
@@ -508,7 +529,3 @@ def serve_wsgi(app: Any) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-
-
-def in_seconds(seconds: float) -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=seconds)
