@@ -1,7 +1,8 @@
 """``pitlane provision [--dry-run]``: make the project (or the local emulators) match the manifest.
 
-Settings come from the environment (``load_settings``). Locally, ``source .pitlane/stack.env``
-first; the functions' push URLs are then read from the running stack's ``.pitlane/stack.json``.
+Settings come from the environment (``load_settings``). Locally, with the default project and no
+emulator hosts set, the running stack's ``.pitlane/stack.json`` supplies the emulator hosts; the
+functions' push URLs always come from it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from infra.local.stack import DEFAULT_STATE_DIR, read_state
+from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, read_state, settings_for
 from infra.manifest import MANIFEST_PATH, load_manifest
 from infra.provision import provision
 from shared.config import load_settings
@@ -34,10 +35,13 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     settings = load_settings()
+    state = read_state(args.state_dir)
+    if state is not None and not settings.uses_emulators and settings.project == LOCAL_PROJECT:
+        # A shell that did not source stack.env still means the running local stack.
+        settings = settings_for(state.env)
     manifest = load_manifest(args.manifest)
     function_urls: dict[str, str] = {}
     if settings.pubsub_emulator_host:
-        state = read_state(args.state_dir)
         if state is None:
             raise ConfigError(f"the local stack is not running ({args.state_dir / 'stack.json'} missing)")
         function_urls = state.function_urls()
