@@ -40,7 +40,7 @@ unit: setup
 	$(BIN)/python -m pytest tests/unit -q
 
 demo: setup
-	$(BIN)/python -m infra.demo
+	$(BIN)/python -m infra.demo $(DEMO_ARGS)
 
 bench: setup
 	$(BIN)/python -m tests.bench

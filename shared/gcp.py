@@ -52,7 +52,16 @@ def publisher_client(settings: Settings, *, ordering: bool = True) -> PublisherC
     def build() -> PublisherClient:
         from google.cloud.pubsub_v1 import PublisherClient, types
 
-        return PublisherClient(publisher_options=types.PublisherOptions(enable_message_ordering=ordering))
+        options = types.PublisherOptions(enable_message_ordering=ordering)
+        host = settings.pubsub_emulator_host
+        if host:
+            import grpc
+            from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
+
+            # The emulator host comes from settings, not from the process environment.
+            transport = PublisherGrpcTransport(channel=grpc.insecure_channel(host))
+            return PublisherClient(publisher_options=options, transport=transport)
+        return PublisherClient(publisher_options=options)
 
     return _cached(f"publisher:{ordering}", settings, settings.pubsub_emulator_host, build)
 
@@ -61,6 +70,12 @@ def subscriber_client(settings: Settings) -> SubscriberClient:
     def build() -> SubscriberClient:
         from google.cloud.pubsub_v1 import SubscriberClient
 
+        host = settings.pubsub_emulator_host
+        if host:
+            import grpc
+            from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
+
+            return SubscriberClient(transport=SubscriberGrpcTransport(channel=grpc.insecure_channel(host)))
         return SubscriberClient()
 
     return _cached("subscriber", settings, settings.pubsub_emulator_host, build)
