@@ -11,9 +11,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -36,6 +40,21 @@ TESTS_DIR = Path(__file__).resolve().parent
 _TIER_MARKERS = {"integration": pytest.mark.integration, "function": pytest.mark.function}
 
 _pool = EmulatorPool()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM (CI cancelling a job, `timeout`, `kill`) would end Python without teardown and
+    # orphan the emulator JVMs; as an interrupt, pytest still runs pytest_sessionfinish.
+    if (
+        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        and threading.current_thread() is threading.main_thread()
+    ):
+        signal.signal(signal.SIGTERM, _interrupt)
+    atexit.register(_pool.stop_all)  # last resort; a no-op once the session stopped everything
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -103,12 +122,12 @@ def _integration_guard(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture
-def settings(test_env: dict[str, str]) -> Settings:
-    """``load_settings()`` after the test environment (and any emulator fixture) has been applied.
-
-    Request it after emulator fixtures (``firestore_db``, ``pubsub``, ``tasks``) so that it sees
-    their hosts; they all set the environment before this runs when listed first.
-    """
+def settings(request: pytest.FixtureRequest, test_env: dict[str, str]) -> Settings:
+    """``load_settings()`` once the test environment and the test's emulator fixtures are applied
+    (whatever order the test lists its fixtures in)."""
+    for name in ("firestore_env", "pubsub", "tasks"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
     return load_settings()
 
 
