@@ -220,6 +220,12 @@ def test_slow_fault_delays_the_answer(upstream: Upstream) -> None:
     with pytest.raises(httpx.ReadTimeout):
         upstream.add_fault(path_prefix="/f1schedule/", kind="slow", delay=2, times=1)
         httpx.get(f"{upstream.url}/f1schedule/schedule_2024.json", timeout=0.3)
+    # The server still finishes (and logs) the abandoned request 2 s later: wait for it, so the
+    # next test's request log starts empty.
+    deadline = time.monotonic() + 10
+    while len(upstream.requests()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(upstream.requests()) == 3
 
 
 def test_drop_closes_the_connection_mid_body(upstream: Upstream) -> None:
