@@ -20,7 +20,10 @@ Firestore emulator
 Pub/Sub emulator
     * Push subscriptions POST the raw wrapped body ``{"message": {...}, "subscription": ...}`` (not
       a CloudEvent); see ``tests/function/test_pubsub_push.py`` for what functions-framework makes
-      of it.
+      of it. The message carries both ``messageId``/``message_id`` and
+      ``publishTime``/``publish_time`` but no ``orderingKey``, even when one was published.
+    * Message ids are a per-process counter ("1", "2", ...): unique within one emulator run only.
+    * A push answered with a non-2xx status is redelivered within about a second.
 
 gcloud-tasks-emulator 0.6.2 (google-cloud-tasks 2.26 talks to it over an insecure gRPC channel)
     * Queue and task names are not validated: any string is a queue name, and the queue must be
@@ -37,7 +40,8 @@ gcloud-tasks-emulator 0.6.2 (google-cloud-tasks 2.26 talks to it over an insecur
       (``--max-retries`` bounds it).
     * ``oidc_token`` is ignored (no ``Authorization`` header is sent); ``X-CloudTasks-QueueName``
       (full queue path), ``X-CloudTasks-TaskName`` (last path segment),
-      ``X-CloudTasks-TaskRetryCount`` and ``X-CloudTasks-TaskExecutionCount`` are sent.
+      ``X-CloudTasks-TaskRetryCount`` and ``X-CloudTasks-TaskExecutionCount`` are sent, spelt
+      ``X-cloudtasks-queuename`` etc. (urllib capitalisation): look headers up case-insensitively.
     * It listens on ``[::]`` (all interfaces) whatever ``--host`` would say.
 """
 
