@@ -20,6 +20,10 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
+def _three_sectors() -> list[int | None]:
+    return [None, None, None]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -42,7 +46,7 @@ class Lap(_Model):
     driver_number: str
     lap_number: int = Field(ge=1)
     lap_time_ms: int | None = Field(None, description="null when F1 published no time (e.g. in-laps)")
-    sector_times_ms: list[int | None] = Field(default_factory=lambda: [None, None, None])
+    sector_times_ms: list[int | None] = Field(default_factory=_three_sectors)
     compound: str | None = Field(
         None, description="SOFT, MEDIUM, HARD, INTERMEDIATE, WET, ... as F1 names it"
     )
@@ -74,7 +78,7 @@ class DriverRow(_Model):
     interval: str | None = None
     last_lap_ms: int | None = None
     best_lap_ms: int | None = None
-    sectors_ms: list[int | None] = Field(default_factory=lambda: [None, None, None])
+    sectors_ms: list[int | None] = Field(default_factory=_three_sectors)
     laps: int = Field(0, description="laps completed")
     in_pit: bool = False
     pit_out: bool = False
