@@ -45,18 +45,18 @@ class Lap(_Model):
     session_id: str
     driver_number: str
     lap_number: int = Field(ge=1)
-    lap_time_ms: int | None = Field(None, description="null when F1 published no time (e.g. in-laps)")
+    lap_time_ms: int | None = Field(default=None, description="null when F1 published no time (e.g. in-laps)")
     sector_times_ms: list[int | None] = Field(default_factory=_three_sectors)
     compound: str | None = Field(
-        None, description="SOFT, MEDIUM, HARD, INTERMEDIATE, WET, ... as F1 names it"
+        default=None, description="SOFT, MEDIUM, HARD, INTERMEDIATE, WET, ... as F1 names it"
     )
     tyre_age_laps: int | None = Field(
-        None, description="laps on this set at the end of the lap, prior use included"
+        default=None, description="laps on this set at the end of the lap, prior use included"
     )
-    stint: int | None = Field(None, ge=1)
+    stint: int | None = Field(default=None, ge=1)
     pit_in: bool = False
     pit_out: bool = False
-    position: int | None = Field(None, description="position at the end of the lap")
+    position: int | None = Field(default=None, description="position at the end of the lap")
     completed_utc: AwareDatetime | None = None
     source: str = "livetiming"
 
@@ -74,12 +74,12 @@ class DriverRow(_Model):
     team_name: str | None = None
     team_colour: str | None = None
     position: int | None = None
-    gap_to_leader: str | None = Field(None, description="as displayed: '+1.234', '1 L', 'LAP 12'")
+    gap_to_leader: str | None = Field(default=None, description="as displayed: '+1.234', '1 L', 'LAP 12'")
     interval: str | None = None
     last_lap_ms: int | None = None
     best_lap_ms: int | None = None
     sectors_ms: list[int | None] = Field(default_factory=_three_sectors)
-    laps: int = Field(0, description="laps completed")
+    laps: int = Field(default=0, description="laps completed")
     in_pit: bool = False
     pit_out: bool = False
     pit_stops: int = 0
@@ -143,7 +143,7 @@ class SessionLive(_Model):
     session_type: str | None = None
     f1_session_key: int | None = None
     status: str | None = Field(
-        None, description="F1 SessionStatus: Inactive, Started, Aborted, Finished, Finalised, Ends"
+        default=None, description="F1 SessionStatus: Inactive, Started, Aborted, Finished, Finalised, Ends"
     )
     track_status: TrackStatus = TrackStatus.UNKNOWN
     current_lap: int | None = None
