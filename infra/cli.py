@@ -11,6 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from shared.config import load_settings
 from shared.errors import ConfigError, PitlaneError
 
 # Modules that add sub-commands; each has ``register(subparsers) -> None`` and sets ``func``.
@@ -34,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        load_settings()  # validated up front: a bad setting stops every command with one line
         result = args.func(args)
     except ConfigError as exc:
         print(f"pitlane: error: {exc}", file=sys.stderr)
