@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import pytest
 
@@ -84,6 +85,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     _pool.stop_all()
 
 
+_emulators_used: dict[str, str] = {}
+
+
+def _used(managed: Managed) -> Managed:
+    _emulators_used[managed.name] = f"{managed.address} (pid {managed.pid})"
+    return managed
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say which tiers ran and which real emulator processes served them."""
+    counts: dict[str, int] = {}
+    for report in terminalreporter.stats.get("passed", []):
+        if report.when != "call":
+            continue
+        tier = next((t for t in _TIER_MARKERS if t in report.keywords), "unit")
+        counts[tier] = counts.get(tier, 0) + 1
+    terminalreporter.write_sep("-", "pitlane test tiers")
+    terminalreporter.write_line("passed: " + ", ".join(f"{n} {tier}" for tier, n in sorted(counts.items())))
+    for name, where in sorted(_emulators_used.items()):
+        terminalreporter.write_line(f"real {name} emulator: {where}")
+
+
 # --- environment --------------------------------------------------------------------------------
 
 
@@ -137,18 +160,18 @@ def settings(request: pytest.FixtureRequest, test_env: dict[str, str]) -> Settin
 @pytest.fixture(scope="session")
 def firestore_emulator() -> Managed:
     """The Firestore emulator process (with ``firestore.rules``); ``.address`` is ``127.0.0.1:port``."""
-    return _pool.get("firestore")
+    return _used(_pool.get("firestore"))
 
 
 @pytest.fixture(scope="session")
 def pubsub_emulator() -> Managed:
-    return _pool.get("pubsub")
+    return _used(_pool.get("pubsub"))
 
 
 @pytest.fixture(scope="session")
 def tasks_emulator() -> Managed:
     """gcloud-tasks-emulator (gRPC); quirks are listed in ``tests/emulators.py``."""
-    return _pool.get("tasks")
+    return _used(_pool.get("tasks"))
 
 
 @pytest.fixture
