@@ -213,18 +213,8 @@ def wait_tcp(
     raise TimeoutError(f"{what or port} not listening on {host}:{port} after {timeout:.0f} s")
 
 
-def start_firestore(
-    *,
-    port: int | None = None,
-    host: str = "127.0.0.1",
-    rules: Path | None = None,
-    log_path: Path | None = None,
-    wait: bool = True,
-    timeout: float = 30.0,
-) -> Managed:
-    """Google's Firestore emulator; ``rules`` enforces security rules for client (token) requests."""
-    port = port or free_port(host)
-    ensure_port_free(port, host, what="the Firestore emulator")
+def firestore_argv(*, host: str, port: int, rules: Path | None = None) -> list[str]:
+    """The command line of the Firestore emulator (the jar started directly, no gcloud)."""
     java = shutil.which("java")
     if java is None:
         raise ConfigError("java not found on PATH (the Firestore emulator needs a Java runtime)")
@@ -237,8 +227,30 @@ def start_firestore(
         f"--host={host}",
         f"--port={port}",
     ]
-    if rules is not None:
-        argv.append(f"--rules={rules}")
+    return [*argv, f"--rules={rules}"] if rules is not None else argv
+
+
+def pubsub_argv(*, host: str, port: int) -> list[str]:
+    return [str(pubsub_launcher()), f"--host={host}", f"--port={port}"]
+
+
+def tasks_argv(*, port: int) -> list[str]:
+    return [str(tasks_launcher()), "start", f"--port={port}"]
+
+
+def start_firestore(
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    rules: Path | None = None,
+    log_path: Path | None = None,
+    wait: bool = True,
+    timeout: float = 30.0,
+) -> Managed:
+    """Google's Firestore emulator; ``rules`` enforces security rules for client (token) requests."""
+    port = port or free_port(host)
+    ensure_port_free(port, host, what="the Firestore emulator")
+    argv = firestore_argv(host=host, port=port, rules=rules)
     managed = spawn("firestore", argv, host=host, port=port, log_path=log_path)
     if wait:
         wait_http_ok(
@@ -258,7 +270,7 @@ def start_pubsub(
     """Google's Pub/Sub emulator (push subscriptions POST to local functions)."""
     port = port or free_port(host)
     ensure_port_free(port, host, what="the Pub/Sub emulator")
-    argv = [str(pubsub_launcher()), f"--host={host}", f"--port={port}"]
+    argv = pubsub_argv(host=host, port=port)
     managed = spawn("pubsub", argv, host=host, port=port, log_path=log_path)
     if wait:
         wait_http_ok(f"http://{host}:{port}/", timeout=timeout, proc=managed.process, what="Pub/Sub emulator")
@@ -276,7 +288,7 @@ def start_tasks(
     """``gcloud-tasks-emulator``: a gRPC Cloud Tasks API that dispatches real HTTP requests."""
     port = port or free_port(host)
     ensure_port_free(port, host, what="the Cloud Tasks emulator")
-    argv = [str(tasks_launcher()), "start", f"--port={port}"]
+    argv = tasks_argv(port=port)
     managed = spawn("tasks", argv, host=host, port=port, log_path=log_path)
     if wait:
         wait_tcp(host, port, timeout=timeout, proc=managed.process, what="Cloud Tasks emulator")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import os
-import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -191,35 +190,18 @@ def _launches(
             }
         )
 
-    firestore = [str(emulators.firestore_jar())]  # resolved early: a missing SDK fails before spawning
-    java = shutil.which("java")
-    if java is None:
-        raise ConfigError("java not found on PATH (the Firestore emulator needs a Java runtime)")
-    rules = (
-        [f"--rules={opts.firestore_rules}"] if opts.firestore_rules and opts.firestore_rules.is_file() else []
-    )
+    rules = opts.firestore_rules if opts.firestore_rules and opts.firestore_rules.is_file() else None
     out = [
+        # Command lines come from the emulator module (tests start the same processes); resolving
+        # them first makes a missing SDK or Java fail before anything is spawned.
         _Launch(
             part("firestore", "emulator", "http-ok"),
-            [
-                java,
-                "-cp",
-                firestore[0],
-                "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-                "start",
-                f"--host={HOST}",
-                f"--port={ports['firestore']}",
-                *rules,
-            ],
+            emulators.firestore_argv(host=HOST, port=ports["firestore"], rules=rules),
         ),
         _Launch(
-            part("pubsub", "emulator", "http-ok"),
-            [str(emulators.pubsub_launcher()), f"--host={HOST}", f"--port={ports['pubsub']}"],
+            part("pubsub", "emulator", "http-ok"), emulators.pubsub_argv(host=HOST, port=ports["pubsub"])
         ),
-        _Launch(
-            part("tasks", "emulator", "tcp"),
-            [str(emulators.tasks_launcher()), "start", f"--port={ports['tasks']}"],
-        ),
+        _Launch(part("tasks", "emulator", "tcp"), emulators.tasks_argv(port=ports["tasks"])),
         _Launch(
             part("upstream", "upstream", "http-ok", "/_upstream/health"),
             [
