@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "infra.provision_cli",
     "infra.upstream.cli",
     "infra.deploy",
+    "infra.replay_cli",
 )
 
 
