@@ -47,8 +47,10 @@ class Settings(BaseSettings):
     pubsub_emulator_host: str | None = Field(None, validation_alias="PUBSUB_EMULATOR_HOST")
     tasks_emulator_host: str | None = None
     scheduler_emulator_url: str | None = None
-    # Base URL of the deployed functions; locally the stack sets one URL per function instead.
-    functions_base_url: str | None = None
+    # Where Cloud Tasks (and callers) reach each function: by default the 2nd-gen URL
+    # https://<region>-<project>.cloudfunctions.net/<name>; the local stack sets
+    # PITLANE_FUNCTION_URLS='{"record_live_timing": "http://127.0.0.1:8712", ...}'.
+    function_urls: dict[str, str] = Field(default_factory=dict)
 
     f1_static_url: str = "https://livetiming.formula1.com"
     f1_live_url: str = "https://livetiming.formula1.com"
@@ -90,6 +92,12 @@ class Settings(BaseSettings):
     @property
     def f1_schedule_folder(self) -> str:
         return self.f1_schedule_url if self.f1_schedule_url.endswith("/") else self.f1_schedule_url + "/"
+
+    def function_url(self, name: str) -> str:
+        """The HTTP URL of the deployed (or local) function ``name``."""
+        return (
+            self.function_urls.get(name) or f"https://{self.region}-{self.project}.cloudfunctions.net/{name}"
+        )
 
     @property
     def require_data_dir(self) -> Path:

@@ -14,9 +14,12 @@ Ports are fixed so URLs stay stable between runs: ``base`` (default 8700) + offs
 from __future__ import annotations
 
 import ast
+import json
 import os
+import shlex
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -116,7 +119,9 @@ def plan_ports(base_port: int, function_names: list[str]) -> dict[str, int]:
     return ports
 
 
-def stack_env(ports: dict[str, int], *, data_dir: Path | None) -> dict[str, str]:
+def stack_env(
+    ports: dict[str, int], *, data_dir: Path | None, functions: Sequence[str] = ()
+) -> dict[str, str]:
     """The environment of every part and of a shell that sources ``stack.env``."""
     upstream = f"http://{HOST}:{ports['upstream']}"
     env = {
@@ -131,6 +136,8 @@ def stack_env(ports: dict[str, int], *, data_dir: Path | None) -> dict[str, str]
         "PITLANE_OPENF1_URL": upstream,
         "PITLANE_JOLPICA_URL": upstream,
         "PITLANE_F1_SCHEDULE_URL": f"{upstream}/f1schedule/",
+        # Where Cloud Tasks and callers reach each function (Settings.function_url).
+        "PITLANE_FUNCTION_URLS": json.dumps({name: f"http://{HOST}:{ports[name]}" for name in functions}),
     }
     if data_dir is not None:
         env["PITLANE_DATA_DIR"] = str(data_dir)
@@ -145,6 +152,12 @@ def settings_for(env: dict[str, str]) -> Settings:
         PUBSUB_EMULATOR_HOST=env["PUBSUB_EMULATOR_HOST"],
         tasks_emulator_host=env["PITLANE_TASKS_EMULATOR_HOST"],
         scheduler_emulator_url=env["PITLANE_SCHEDULER_EMULATOR_URL"],
+        function_urls=json.loads(env.get("PITLANE_FUNCTION_URLS", "{}")),
+        f1_static_url=env["PITLANE_F1_STATIC_URL"],
+        f1_live_url=env["PITLANE_F1_LIVE_URL"],
+        openf1_url=env["PITLANE_OPENF1_URL"],
+        jolpica_url=env["PITLANE_JOLPICA_URL"],
+        f1_schedule_url=env["PITLANE_F1_SCHEDULE_URL"],
         env="local",
     )
 
@@ -330,7 +343,7 @@ def up(opts: StackOptions) -> UpResult:
     for name, port in ports.items():
         if emulators.port_in_use(port, HOST):
             raise ConfigError(f"port {port} in use (wanted for {name}); pick another --base-port")
-    env = stack_env(ports, data_dir=opts.data_dir)
+    env = stack_env(ports, data_dir=opts.data_dir, functions=list(manifest.functions))
     skipped: dict[str, str] = {}
     launches = _launches(opts, manifest, ports, opts.data_dir, skipped)
     child_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
@@ -374,9 +387,7 @@ def up(opts: StackOptions) -> UpResult:
 
 def write_env_file(path: Path, env: dict[str, str], state: StackState) -> None:
     lines = ["# Written by `pitlane stack up`; `source` it to talk to the local stack.", ""]
-    lines += [f"export {key}={value}" for key, value in env.items()]
-    lines += ["", "# Function URLs (not settings):"]
-    lines += [f"#   {name}: {url}" for name, url in state.function_urls().items()]
+    lines += [f"export {key}={shlex.quote(value)}" for key, value in env.items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
