@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from shared.config import Settings
 from shared.errors import BadRequestError, NotFoundError
-from shared.events import EventPublisher
+from shared.events import TOPIC, EventPublisher
 from shared.feed import (
     FeedMessage,
     ParseStats,
@@ -159,15 +159,19 @@ def ingest(
     stats: ParseStats | None = None,
     interval_s: float = 1.0,
     progress: Callable[[IngestSummary], None] | None = None,
+    events_topic: str = TOPIC,
 ) -> IngestSummary:
     """Run ``messages`` through ``reducer`` into Firestore (``db``) and Pub/Sub (``publisher``).
 
     ``db=None`` (with ``publisher=None``) runs the reducer only. ``speed``: feed seconds per wall
     second (10 = ten times real time); None or 0 means as fast as possible. ``stats`` are the
-    source's parse counts (bad lines count as ``skipped``). Transient Firestore or Pub/Sub
-    failures propagate; the run is idempotent, so running it again is the retry.
+    source's parse counts (bad lines count as ``skipped``); ``events_topic`` the topic's name.
+    Transient Firestore or Pub/Sub failures propagate; the run is idempotent, so running it again
+    is the retry.
     """
-    run = _Run(reducer=reducer, db=db, publisher=publisher, settings=settings, clock=clock, sleep=sleep)
+    run = _Run(reducer=reducer, db=db, settings=settings, clock=clock, sleep=sleep)
+    if db is not None and publisher is not None:
+        run.publisher = EventPublisher(db=db, publisher=publisher, settings=settings, topic=events_topic)
     run.interval_s = interval_s
     started = clock()
     it = iter(messages)
@@ -202,7 +206,6 @@ class _Run:
         *,
         reducer: SessionReducer,
         db: firestore.Client | None,
-        publisher: PublisherClient | None,
         settings: Settings,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
@@ -212,11 +215,7 @@ class _Run:
         self.messages = 0
         self.events = 0
         self.writer: SessionWriter | None = None
-        self.publisher = (
-            EventPublisher(db=db, publisher=publisher, settings=settings)
-            if db is not None and publisher is not None
-            else None
-        )
+        self.publisher: EventPublisher | None = None
         self.waiting = Changes()  # what changed before the session id was known
         self.watermark: datetime | None = None
         self.events_flushed_at = float("-inf")
