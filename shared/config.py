@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     cache_dir: Path = Path("/tmp/pitlane-cache")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     http_timeout_s: float = Field(20.0, gt=0, le=600)
+    # OpenF1: its published limits without a sponsor token (raise them with a paid-tier token,
+    # sent as a bearer token); cache entries, and how long a finished session's data is reused.
+    openf1_rate_per_s: float = Field(3.0, gt=0, le=1000)
+    openf1_rate_per_min: int = Field(30, ge=1, le=60_000)
+    openf1_token: SecretStr | None = None
+    openf1_cache_size: int = Field(256, ge=0, le=100_000)
+    openf1_cache_ttl_s: float = Field(3600.0, ge=0)
 
     @field_validator(
         "f1_static_url", "f1_live_url", "openf1_url", "jolpica_url", "f1_schedule_url", mode="after"

@@ -22,12 +22,14 @@ request in ``log_path``) and may be faulted (``/_upstream/faults``, see :mod:`.f
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
 import time
 from collections import deque
 from datetime import UTC, datetime
+from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -185,6 +187,7 @@ class OpenF1Store:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cache: dict[str, list[openf1.Record] | None] = {}
+        self._mtimes: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def records(self, endpoint: str) -> list[openf1.Record] | None:
@@ -196,7 +199,13 @@ class OpenF1Store:
                 for path in files:
                     merged.extend(json.loads(path.read_text(encoding="utf-8")))
                 self._cache[endpoint] = merged if files else None
+                self._mtimes[endpoint] = max((int(p.stat().st_mtime) for p in files), default=0)
             return self._cache[endpoint]
+
+    def last_modified(self, endpoint: str) -> int:
+        """Newest mtime (whole seconds, as HTTP dates have) of the endpoint's recordings."""
+        with self._lock:
+            return self._mtimes.get(endpoint, 0)
 
 
 def _openf1_endpoint(store: OpenF1Store) -> Any:
@@ -219,9 +228,33 @@ def _openf1_endpoint(store: OpenF1Store) -> Any:
         if wants_csv:
             headers = {"Content-Disposition": f"attachment; filename={endpoint}.csv"}
             return Response(openf1.to_csv(results), media_type="text/csv", headers=headers)
-        return JSONResponse(results)
+        return _conditional_json(request, results, last_modified=store.last_modified(endpoint))
 
     return handle
+
+
+def _conditional_json(request: Request, results: list[openf1.Record], *, last_modified: int) -> Response:
+    """JSON with ``ETag`` (hash of the body) and ``Last-Modified`` (the recording's mtime); ``304``
+    when the request's ``If-None-Match`` matches, or, without it, ``If-Modified-Since`` is not older.
+    """
+    body = JSONResponse(results).body
+    headers = {
+        "ETag": f'"{hashlib.sha256(body).hexdigest()[:32]}"',
+        "Last-Modified": formatdate(last_modified, usegmt=True),
+    }
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        fresh = headers["ETag"] in tags or "*" in tags
+    else:
+        try:
+            since = parsedate_to_datetime(request.headers.get("if-modified-since", ""))
+            fresh = since.timestamp() >= last_modified
+        except (TypeError, ValueError):
+            fresh = False
+    if fresh:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _control_routes(log: RequestLog, faults: FaultSet) -> list[BaseRoute]:
