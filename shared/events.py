@@ -63,7 +63,9 @@ class EventPublisher:
         self._pending: list[RaceEvent] = []
         self._seen: set[str] = set()  # event ids claimed or found claimed by this publisher
 
-    def __len__(self) -> int:
+    @property
+    def pending(self) -> int:
+        """Events buffered, not yet flushed."""
         return len(self._pending)
 
     def add(self, events: Iterable[RaceEvent]) -> None:

@@ -142,7 +142,7 @@ def _fetch_archive(url: str, *, http: httpx.Client) -> dict[str, str]:
         except NotFoundError:
             continue  # not every session has every topic
         texts[topic] = resp.content.decode("utf-8-sig", errors="replace")
-    return texts
+    return dict(sorted(texts.items()))  # the order read_archive_dir gives: same-offset ties alike
 
 
 def ingest(
@@ -240,7 +240,7 @@ class _Run:
         if self.writer is not None:
             self.writer.pump()
         if self.publisher is not None and (
-            len(self.publisher) >= EVENT_BATCH or self.clock() >= self.events_flushed_at + self.interval_s
+            self.publisher.pending >= EVENT_BATCH or self.clock() >= self.events_flushed_at + self.interval_s
         ):
             self.events_flushed_at = self.clock()
             self.publisher.flush()
@@ -261,9 +261,8 @@ class _Run:
 
     def summary(self, stats: ParseStats | None, seconds: float) -> IngestSummary:
         r = self.reducer
-        writes = (self.writer.writes if self.writer else 0) + (
-            self.publisher.ledger_writes if self.publisher else 0
-        )
+        pub, writer = self.publisher, self.writer
+        writes = (writer.writes if writer is not None else 0) + (pub.ledger_writes if pub is not None else 0)
         return IngestSummary(
             session_id=r.session_id,
             messages=self.messages,
@@ -273,8 +272,8 @@ class _Run:
             race_control=len(r.race_control()),
             weather=len(r.weather()),
             events=self.events,
-            events_published=self.publisher.published if self.publisher else 0,
-            events_duplicate=self.publisher.duplicates if self.publisher else 0,
+            events_published=pub.published if pub is not None else 0,
+            events_duplicate=pub.duplicates if pub is not None else 0,
             firestore_writes=writes,
             seconds=round(seconds, 3),
         )
