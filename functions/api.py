@@ -20,12 +20,16 @@ from google.cloud import firestore
 from functions import _runtime
 from shared.errors import BadRequestError, NotFoundError, PermanentError
 from shared.stores import schedule as schedule_store
+from shared.stores import session_reads
 
 log = logging.getLogger("pitlane.api")
 Handler = Callable[..., Any]
 DbFactory = Callable[[], firestore.Client]
 _ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
 _ID = r"[A-Za-z0-9_-]{1,128}"
+_SESSION = f"/api/sessions/(?P<session_id>{_ID})"
+_DRIVER = re.compile(r"^[0-9]{1,3}$")  # F1 car numbers, as strings ("44", "1")
+MAX_LAP = 200
 
 
 def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
@@ -109,6 +113,76 @@ def session(request: flask.Request, db: DbFactory, session_id: str) -> dict[str,
     if doc is None:
         raise NotFoundError(f"no session {session_id!r}")
     return doc
+
+
+def _known_session(db: DbFactory, session_id: str) -> firestore.Client:
+    client = db()
+    if not session_reads.session_exists(client, session_id):
+        raise NotFoundError(f"no session {session_id!r}")
+    return client
+
+
+def _items(session_id: str, models: list[Any]) -> dict[str, Any]:
+    return {"session_id": session_id, "items": [m.model_dump(mode="json") for m in models]}
+
+
+@route("GET", f"{_SESSION}/drivers")
+def session_drivers(request: flask.Request, db: DbFactory, session_id: str) -> dict[str, Any]:
+    """The timing tower's rows, one per driver, by position."""
+    return _items(session_id, session_reads.list_drivers(_known_session(db, session_id), session_id))
+
+
+@route("GET", f"{_SESSION}/drivers/(?P<driver_number>[^/]+)")
+def session_driver(
+    request: flask.Request, db: DbFactory, session_id: str, driver_number: str
+) -> dict[str, Any]:
+    if not _DRIVER.match(driver_number):
+        raise BadRequestError(f"driver number must be 1 to 3 digits, got {driver_number!r}")
+    row = session_reads.get_driver(_known_session(db, session_id), session_id, driver_number)
+    if row is None:
+        raise NotFoundError(f"no driver {driver_number} in session {session_id!r}")
+    return row.model_dump(mode="json")
+
+
+@route("GET", f"{_SESSION}/laps")
+def session_laps(request: flask.Request, db: DbFactory, session_id: str) -> dict[str, Any]:
+    """Laps by lap number then position; ``driver`` (car number) and ``lap`` filter them."""
+    driver = request.args.get("driver")
+    if driver is not None and not _DRIVER.match(driver):
+        raise BadRequestError(
+            f"query parameter 'driver' must be a car number (1 to 3 digits), got {driver!r}"
+        )
+    lap = _int_param(request, "lap", lo=1, hi=MAX_LAP, default=0) or None
+    laps = session_reads.list_laps(_known_session(db, session_id), session_id, driver=driver, lap=lap)
+    return _items(session_id, laps)
+
+
+@route("GET", f"{_SESSION}/laps/(?P<lap>[^/]+)")
+def session_lap(request: flask.Request, db: DbFactory, session_id: str, lap: str) -> dict[str, Any]:
+    """Every driver's lap ``lap``, by position at its end."""
+    if not lap.isdigit() or not 1 <= int(lap) <= MAX_LAP:
+        raise BadRequestError(f"lap must be an integer between 1 and {MAX_LAP}, got {lap!r}")
+    laps = session_reads.list_laps(_known_session(db, session_id), session_id, lap=int(lap))
+    return _items(session_id, laps)
+
+
+@route("GET", f"{_SESSION}/race-control")
+def session_race_control(request: flask.Request, db: DbFactory, session_id: str) -> dict[str, Any]:
+    return _items(session_id, session_reads.list_race_control(_known_session(db, session_id), session_id))
+
+
+@route("GET", f"{_SESSION}/weather")
+def session_weather(request: flask.Request, db: DbFactory, session_id: str) -> dict[str, Any]:
+    return _items(session_id, session_reads.list_weather(_known_session(db, session_id), session_id))
+
+
+@route("GET", f"{_SESSION}/live")
+def session_live(request: flask.Request, db: DbFactory, session_id: str) -> dict[str, Any]:
+    """The timing tower (``sessions/{id}/live/state``)."""
+    tower = session_reads.get_tower(_known_session(db, session_id), session_id)
+    if tower is None:
+        raise NotFoundError(f"no live timing for session {session_id!r} yet")
+    return tower.model_dump(mode="json")
 
 
 def dispatch(request: flask.Request, *, db: DbFactory) -> flask.Response:
