@@ -1,26 +1,70 @@
 """The session-state reducer: live-timing feed messages in, session state and race events out.
 
-SKELETON: the public interface is final; the internals are being filled in.
+One :class:`SessionReducer` per session folds the feed (live, archive or recording; see
+``shared.feed``) into the contract of ``shared.timing.models``. Each :meth:`SessionReducer.apply`
+returns the :class:`Changes` it made, which the writers persist and publish as they are.
+
+* Malformed input never raises: an unknown topic, a payload of the wrong shape, a message more
+  than 5 s older than the newest one (live publishers jitter by a few ms; further back is a replay
+  or corruption) or the exact same message twice within those 5 s is skipped and counted in
+  ``stats.skipped`` by reason; the state goes on.
+* Events (:class:`RaceEvent`) have deterministic keys (``<driver>_<lap>``, ``<status>_<k>`` for the
+  k-th occurrence, race control ``<n>``), and the reducer remembers every id it emitted, so a
+  restored reducer fed the same input again emits nothing twice.
+* A lap is final 5 s after F1 counted it complete (late sector and lap times, see ``laps.py``).
+* :meth:`SessionReducer.checkpoint` is JSON and complete: restoring it and continuing gives the
+  same state, laps and events as never stopping.
+
+Pure domain logic: no I/O, no clients.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import bisect
+import hashlib
+from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
+from shared.errors import BadRequestError
 from shared.feed.merge import merge_delta
 from shared.feed.messages import FeedMessage
+from shared.ids import session_id as make_session_id
+from shared.ids import slug
+from shared.timing.laps import DriverLaps, LapDraft, LapEvent
 from shared.timing.models import (
     DriverRow,
+    EventKind,
     Lap,
     RaceControlMessage,
     RaceEvent,
     SessionLive,
     TimingTower,
+    TrackStatus,
     WeatherSample,
 )
+from shared.timing.race_control import parse_race_control, parse_weather, race_control_entries
+from shared.timing.session import SessionState
+from shared.timing.stints import DriverStints, Stint
+from shared.timing.tower import build_tower, driver_row
+from shared.timing.values import as_bool, as_int
+
+REORDER_TOLERANCE = timedelta(seconds=5)
+LINE_TOPICS = ("TimingData", "TimingAppData")
+TOPICS = frozenset(
+    {*LINE_TOPICS, "DriverList", "SessionInfo", "SessionStatus", "TrackStatus", "LapCount"}
+    | {"RaceControlMessages", "WeatherData"}
+)
+UNKNOWN_TOPIC, BAD_PAYLOAD, OUT_OF_ORDER, DUPLICATE = (
+    "unknown_topic",
+    "bad_payload",
+    "out_of_order",
+    "duplicate",
+)
+BAD_RACE_CONTROL, BAD_LINE = "bad_race_control", "bad_driver_line"
 
 
 @dataclass
@@ -31,9 +75,9 @@ class Changes:
     laps: list[Lap] = field(default_factory=list)
     race_control: list[RaceControlMessage] = field(default_factory=list)
     weather: list[WeatherSample] = field(default_factory=list)
-    drivers: set[str] = field(default_factory=set)
-    tower: bool = False
-    session: bool = False
+    drivers: set[str] = field(default_factory=set)  # driver numbers whose DriverRow changed
+    tower: bool = False  # TimingTower changed
+    session: bool = False  # SessionLive changed
 
     def extend(self, other: Changes) -> None:
         self.events.extend(other.events)
@@ -45,65 +89,425 @@ class Changes:
         self.session = self.session or other.session
 
     def __bool__(self) -> bool:
-        return bool(
-            self.events
-            or self.laps
-            or self.race_control
-            or self.weather
-            or self.drivers
-            or self.tower
-            or self.session
+        return bool(self.events or self.laps or self.race_control or self.weather or self.drivers) or (
+            self.tower or self.session
         )
 
 
 @dataclass
 class ReducerStats:
-    messages: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
+    messages: int = 0  # messages given to apply()
+    skipped: Counter[str] = field(default_factory=Counter)  # skipped messages or parts, by reason
+
+
+def _digest(msg: FeedMessage) -> str:
+    text = f"{msg.topic}|{msg.utc.isoformat()}|{msg.payload!r}"
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
 class SessionReducer:
+    """Folds one session's feed into its state (see the module docstring)."""
+
     def __init__(self, *, session_id: str | None = None) -> None:
         self.session_id = session_id
         self.stats = ReducerStats()
-        self._states: dict[str, Any] = {}
+        self._states: dict[str, Any] = {}  # topic -> merged raw state (Lines topics per driver)
+        self._s = SessionState()
+        self._builders: dict[str, DriverLaps] = {}
+        self._stints: dict[str, DriverStints] = {}
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._laps: list[Lap] = []
+        self._lap_index: dict[str, int] = {}  # Lap.doc_id -> index in _laps
+        self._race_control: dict[int, RaceControlMessage] = {}
+        self._weather: list[WeatherSample] = []
+        self._emitted: set[str] = set()
+        self._watermark: datetime | None = None
+        self._recent: deque[tuple[datetime, str]] = deque()
+        self._recent_set: set[str] = set()
+        self._next_due: datetime | None = None
+        self._quiet = False  # a snapshot is a state, not occurrences: no events
+
+    # -- input -----------------------------------------------------------------------------
 
     def apply(self, msg: FeedMessage) -> Changes:
+        """Merge one feed message; returns what changed."""
         self.stats.messages += 1
-        self._states[msg.topic] = merge_delta(self._states.get(msg.topic), msg.payload)
-        return Changes()
+        changes = Changes()
+        if msg.topic not in TOPICS:
+            self.stats.skipped[UNKNOWN_TOPIC] += 1
+            return changes
+        if not isinstance(msg.payload, dict) or not isinstance(msg.utc, datetime) or msg.utc.tzinfo is None:
+            self.stats.skipped[BAD_PAYLOAD] += 1
+            return changes
+        if not self._admit(msg):
+            return changes
+        if self._next_due is not None and msg.utc >= self._next_due:
+            self._finalize_laps(msg.utc, changes)
+        try:
+            self._dispatch(msg.topic, msg.payload, msg.utc, changes)
+        except (TypeError, ValueError, KeyError, AttributeError, ValidationError):
+            self.stats.skipped[BAD_PAYLOAD] += 1
+        self._s.updated_utc = msg.utc
+        return changes
+
+    def _admit(self, msg: FeedMessage) -> bool:
+        """Drop messages far out of order and exact repeats within the reorder tolerance."""
+        mark = self._watermark
+        if mark is not None and msg.utc < mark - REORDER_TOLERANCE:
+            self.stats.skipped[OUT_OF_ORDER] += 1
+            return False
+        digest = _digest(msg)
+        if digest in self._recent_set:
+            self.stats.skipped[DUPLICATE] += 1
+            return False
+        if mark is None or msg.utc > mark:
+            self._watermark = mark = msg.utc
+            while self._recent and self._recent[0][0] < mark - REORDER_TOLERANCE:
+                self._recent_set.discard(self._recent.popleft()[1])
+        self._recent.append((msg.utc, digest))
+        self._recent_set.add(digest)
+        return True
 
     def apply_snapshot(self, snapshot: dict[str, Any], *, utc: datetime) -> Changes:
-        for topic, state in snapshot.items():
-            self._states[topic] = merge_delta(self._states.get(topic), state)
-        return Changes()
+        """Start from the state the live hub returns on subscribe (joining mid-session).
+
+        Laps completed before ``utc`` are unknown; laps are built from the next one on, numbered
+        from each driver's ``NumberOfLaps``. Race control messages and weather in the snapshot are
+        stored; no events are emitted for a state.
+        """
+        changes = Changes()
+        self._quiet = True
+        try:
+            for topic in ("SessionInfo", "SessionStatus", "TrackStatus", "LapCount", "DriverList"):
+                if isinstance(snapshot.get(topic), dict):
+                    self._dispatch(topic, snapshot[topic], utc, changes)
+            lines = (snapshot.get("TimingData") or {}).get("Lines")
+            if isinstance(lines, dict):
+                for driver, line in lines.items():
+                    if isinstance(line, dict):
+                        self._join_driver(str(driver), line)
+            for topic in ("TimingData", "TimingAppData", "RaceControlMessages", "WeatherData"):
+                if isinstance(snapshot.get(topic), dict):
+                    self._dispatch(topic, snapshot[topic], utc, changes)
+        finally:
+            self._quiet = False
+        self._watermark = max(self._watermark or utc, utc)
+        self._s.updated_utc = utc
+        return changes
+
+    def _join_driver(self, driver: str, line: dict[str, Any]) -> None:
+        builder = self._builders[driver] = DriverLaps(driver)
+        count, in_pit = as_int(line.get("NumberOfLaps")) or 0, bool(as_bool(line.get("InPit")))
+        builder.join(count, in_pit, first_lap_dropped=not self._s.race_like)
+        sectors = line.get("Sectors")
+        # a third sector shown means the sectors are the previous lap's, else the lap in progress
+        if (
+            isinstance(sectors, list)
+            and len(sectors) == 3
+            and isinstance(sectors[2], dict)
+            and not sectors[2].get("Value")
+        ):
+            builder.feed_sectors(sectors)
 
     def finish(self) -> Changes:
-        return Changes()
+        """End of stream: every lap still closing, and each driver's unfinished lap if it counts."""
+        changes = Changes()
+        self._finalize_laps(None, changes)
+        for driver, builder in self._builders.items():
+            for draft in builder.flush(started=self._s.started_utc):
+                self._emit_lap(driver, draft, changes)
+        return changes
+
+    # -- topics ----------------------------------------------------------------------------
+
+    def _dispatch(self, topic: str, payload: dict[str, Any], utc: datetime, changes: Changes) -> None:
+        if topic in LINE_TOPICS or topic == "DriverList":
+            self._lines(topic, payload, utc, changes)
+        elif topic == "RaceControlMessages":
+            self._race_control_messages(payload, changes)
+        elif topic == "WeatherData":
+            self._weather_data(payload, utc, changes)
+        else:
+            self._states[topic] = state = merge_delta(self._states.get(topic), payload)
+            for kind, key, data in self._s.update(topic, state, utc):
+                self._event(changes, kind, key, utc, **data)
+            if topic == "SessionInfo" and self.session_id is None:
+                self.session_id = self._derive_session_id()
+            changes.session = changes.tower = True
+
+    def _lines(self, topic: str, payload: dict[str, Any], utc: datetime, changes: Changes) -> None:
+        lines = payload.get("Lines") if topic != "DriverList" else payload
+        if lines is None:
+            self._states[topic] = merge_delta(self._states.get(topic) or {}, payload)
+            return
+        if not isinstance(lines, dict):
+            self.stats.skipped[BAD_PAYLOAD] += 1
+            return
+        merged: dict[str, Any] = self._states.setdefault(topic, {})
+        leader: str | None = None
+        for key, line in lines.items():
+            driver = str(key)
+            if not isinstance(line, dict):
+                if not driver.startswith("_"):  # "_kf" and friends are feed bookkeeping
+                    self.stats.skipped[BAD_LINE] += 1
+                continue
+            merged[driver] = merge_delta(merged.get(driver), line)
+            if topic == "TimingData":
+                self._timing_line(driver, line, utc, changes)
+                if as_int(line.get("Position")) == 1:
+                    leader = driver
+            elif topic == "TimingAppData" and "Stints" in line:
+                stints = self._stints.setdefault(driver, DriverStints())
+                for stint in stints.feed(utc, line["Stints"]):
+                    self._correct_tyres(driver, stint, changes)
+            self._refresh_row(driver, changes)
+        if leader is not None and leader != self._s.leader:
+            previous, self._s.leader = self._s.leader, leader
+            if previous is not None:
+                self._s.leader_changes += 1
+                key = f"{self._s.leader_changes:03d}_{leader}"
+                self._event(
+                    changes,
+                    EventKind.LEADER_CHANGE,
+                    key,
+                    utc,
+                    driver_number=leader,
+                    previous=previous,
+                    lap=self._s.current_lap,
+                )
+
+    def _timing_line(self, driver: str, line: dict[str, Any], utc: datetime, changes: Changes) -> None:
+        builder = self._builders.get(driver)
+        if builder is None:
+            builder = self._builders[driver] = DriverLaps(driver)
+        for event in builder.feed(utc, line):
+            self._lap_event(driver, event, builder, changes)
+        if as_bool(line.get("Retired")) and not self._rows.get(driver, {}).get("retired"):
+            self._event(
+                changes, EventKind.RETIREMENT, driver, utc, driver_number=driver, laps=builder.api_laps
+            )
+
+    def _lap_event(self, driver: str, event: LapEvent, builder: DriverLaps, changes: Changes) -> None:
+        if event.kind == "closed":
+            due = builder.due()
+            if due is not None and (self._next_due is None or due < self._next_due):
+                self._next_due = due
+        elif event.kind == "pit_in":
+            key = f"{driver}_{builder.pit_entries:02d}"
+            self._event(changes, EventKind.PIT_IN, key, event.utc, driver_number=driver, lap=event.lap)
+        elif event.kind == "pit_out":
+            key = f"{driver}_{builder.pit_exits:02d}"
+            self._event(changes, EventKind.PIT_OUT, key, event.utc, driver_number=driver, lap=event.lap)
+
+    def _refresh_row(self, driver: str, changes: Changes) -> None:
+        row = driver_row(
+            driver,
+            self._states.get("TimingData", {}).get(driver),
+            self._states.get("DriverList", {}).get(driver),
+            self._stints.get(driver),
+        )
+        if row != self._rows.get(driver):
+            self._rows[driver] = row
+            changes.drivers.add(driver)
+            changes.tower = True
+
+    def _race_control_messages(self, payload: dict[str, Any], changes: Changes) -> None:
+        for n, raw in race_control_entries(payload):
+            if n in self._race_control:
+                continue
+            message = parse_race_control(self.session_id or "", n, raw)
+            if message is None:
+                self.stats.skipped[BAD_RACE_CONTROL] += 1
+                continue
+            self._race_control[n] = message
+            changes.race_control.append(message)
+            self._event(
+                changes,
+                EventKind.RACE_CONTROL,
+                f"{n:04d}",
+                message.utc,
+                n=n,
+                message=message.message,
+                category=message.category,
+                flag=message.flag,
+                lap=message.lap,
+                driver_number=message.driver_number,
+            )
+
+    def _weather_data(self, payload: dict[str, Any], utc: datetime, changes: Changes) -> None:
+        self._states["WeatherData"] = state = merge_delta(self._states.get("WeatherData"), payload)
+        sample = parse_weather(self.session_id or "", len(self._weather), utc, state)
+        if sample is None:
+            self.stats.skipped[BAD_PAYLOAD] += 1
+            return
+        self._weather.append(sample)
+        changes.weather.append(sample)
+        for kind, key, data in self._s.rain(sample.rainfall):
+            self._event(changes, kind, key, utc, **data)
+
+    # -- laps ------------------------------------------------------------------------------
+
+    def _finalize_laps(self, now: datetime | None, changes: Changes) -> None:
+        """Emit every lap whose 5 s of late data are over, in the order they were completed."""
+        while True:
+            best: tuple[datetime, str] | None = None
+            for driver, builder in self._builders.items():
+                due = builder.due()
+                if due is not None and (now is None or due <= now) and (best is None or due < best[0]):
+                    best = (due, driver)
+            if best is None:
+                break
+            draft = self._builders[best[1]].pop_final(now)
+            if draft is not None:
+                self._emit_lap(best[1], draft, changes)
+        dues = [d for b in self._builders.values() if (d := b.due()) is not None]
+        self._next_due = min(dues) if dues else None
+
+    def _correct_tyres(self, driver: str, stint: Stint, changes: Changes) -> None:
+        """Re-emit the laps of a stint whose tyre data F1 corrected (same document ids)."""
+        for number in stint.lap_numbers:
+            idx = self._lap_index.get(f"{driver}_{number:03d}")
+            if idx is None:
+                continue
+            update = {"compound": stint.compound, "tyre_age_laps": stint.tyre_age(number)}
+            lap = self._laps[idx] = self._laps[idx].model_copy(update=update)
+            changes.laps = [*(old for old in changes.laps if old.doc_id != lap.doc_id), lap]
+
+    def _emit_lap(self, driver: str, draft: LapDraft, changes: Changes) -> None:
+        doc_id = f"{driver}_{draft.number:03d}"
+        if doc_id in self._lap_index:
+            self.stats.skipped[DUPLICATE] += 1
+            return
+        end = draft.end or self._watermark
+        stints = self._stints.get(driver)
+        stint = stints.at(end) if stints is not None and end is not None else None
+        if stint is not None:
+            stint.lap_numbers.append(draft.number)
+        position: int | None
+        if self._s.race_like:
+            order = self._s.lap_order.setdefault(draft.number, [])
+            stamp = end.timestamp() if end is not None else float("inf")
+            position = bisect.bisect_right(order, stamp) + 1  # by lap end, as FastF1 orders them
+            bisect.insort(order, stamp)
+        else:
+            position = self._rows.get(driver, {}).get("position")
+        pit_out = draft.pit_out
+        if (
+            draft.number == 1
+            and pit_out is not None
+            and (self._s.started_utc is None or pit_out < self._s.started_utc)
+        ):
+            pit_out = None  # the drive from the garage to the grid
+        lap = Lap(
+            session_id=self.session_id or "",
+            driver_number=driver,
+            lap_number=draft.number,
+            lap_time_ms=draft.lap_ms,
+            sector_times_ms=list(draft.sectors),
+            compound=stint.compound if stint else None,
+            tyre_age_laps=stint.tyre_age(draft.number) if stint else None,
+            stint=stint.index + 1 if stint else None,
+            pit_in=draft.pit_in is not None,
+            pit_out=pit_out is not None,
+            position=position,
+            completed_utc=draft.closed,
+        )
+        self._lap_index[doc_id] = len(self._laps)
+        self._laps.append(lap)
+        changes.laps.append(lap)
+        when = draft.closed or end
+        self._event(
+            changes,
+            EventKind.LAP_COMPLETED,
+            lap.doc_id,
+            when,
+            driver_number=driver,
+            lap=lap.lap_number,
+            lap_time_ms=lap.lap_time_ms,
+            position=position,
+        )
+        if lap.lap_time_ms is not None and (
+            self._s.fastest_ms is None or lap.lap_time_ms < self._s.fastest_ms
+        ):
+            previous, self._s.fastest_ms = self._s.fastest_ms, lap.lap_time_ms
+            self._event(
+                changes,
+                EventKind.FASTEST_LAP,
+                lap.doc_id,
+                when,
+                driver_number=driver,
+                lap=lap.lap_number,
+                lap_time_ms=lap.lap_time_ms,
+                previous_ms=previous,
+            )
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _event(self, changes: Changes, kind: EventKind, key: str, utc: Any, **data: Any) -> None:
+        if self._quiet or utc is None:
+            return
+        event = RaceEvent.make(self.session_id or "", kind, key, utc, **data)
+        if event.event_id in self._emitted:
+            return
+        self._emitted.add(event.event_id)
+        changes.events.append(event)
+
+    def _derive_session_id(self) -> str | None:
+        info = self._states.get("SessionInfo") or {}
+        meeting = (info.get("Meeting") or {}).get("Name")
+        name, start = info.get("Name"), str(info.get("StartDate") or "")
+        if not isinstance(meeting, str) or not isinstance(name, str) or not start[:4].isdigit():
+            return None
+        try:
+            return make_session_id(int(start[:4]), meeting, name)
+        except BadRequestError:  # testing days and the like: no short code
+            return f"{start[:4]}_{slug(meeting)}_{slug(name)}"
+
+    # -- output ----------------------------------------------------------------------------
 
     def tower(self) -> TimingTower:
-        return TimingTower(session_id=self.session_id or "")
+        s = self._s
+        return build_tower(
+            self._rows,
+            session_id=self.session_id or "",
+            updated_utc=s.updated_utc,
+            session_status=s.status,
+            track_status=s.track_status,
+            current_lap=s.current_lap,
+            total_laps=s.total_laps,
+        )
 
     def session(self) -> SessionLive:
-        return SessionLive(session_id=self.session_id or "")
+        return self._s.live(self.session_id or "")
 
     def drivers(self) -> list[DriverRow]:
-        return []
+        return list(self.tower().rows)
 
     def laps(self) -> list[Lap]:
-        return []
+        return list(self._laps)
 
     def race_control(self) -> list[RaceControlMessage]:
-        return []
+        return [self._race_control[n] for n in sorted(self._race_control)]
 
     def weather(self) -> list[WeatherSample]:
-        return []
+        return list(self._weather)
+
+    @property
+    def track_status(self) -> TrackStatus:
+        return self._s.track_status
+
+    # -- checkpoint ------------------------------------------------------------------------
 
     def checkpoint(self) -> dict[str, Any]:
-        return {"session_id": self.session_id, "states": self._states}
+        """Complete, JSON-serialisable state; :meth:`restore` continues from it exactly."""
+        from shared.timing.checkpoint import dump
+
+        return dump(self)
 
     @classmethod
     def restore(cls, data: dict[str, Any]) -> SessionReducer:
+        from shared.timing.checkpoint import load
+
         reducer = cls(session_id=data.get("session_id"))
-        reducer._states = data.get("states") or {}
+        load(reducer, data)
         return reducer
