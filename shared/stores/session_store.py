@@ -12,8 +12,9 @@
 Every write is skipped when the stored document already holds the same content (compared with
 what this writer wrote, or, for a document it has not written yet, with what a batched read
 finds), so replaying a session again writes nothing new. While a replay catches up on messages
-the store has already seen (``hold``), listened documents are not written at all: listeners do
-not flicker back through old states; the final state is compared at the end as usual.
+the store has already seen (``hold``), nothing is written: listeners do not flicker back through
+old states, and a lap the reducer revised later (stint, tyre) is not rewritten with its first
+version; what is pending when the hold ends is compared with the store as usual.
 """
 
 from __future__ import annotations
@@ -160,21 +161,23 @@ class SessionWriter:
 
     def next_due(self) -> float | None:
         """Clock time of the next write :meth:`pump` would make (None: nothing waiting)."""
-        times = [] if self.hold else [t for t in [self._listened.next_due()] if t is not None]
+        if self.hold:
+            return None
+        times = [t for t in [self._listened.next_due()] if t is not None]
         if self._immutable:
             times.append(self._immutable_flushed_at + self._interval_s)
         return min(times) if times else None
 
     def pump(self) -> int:
         """Write what is due now; returns the number of documents written."""
+        if self.hold:
+            return 0
         written = 0
         if self._immutable and (
             len(self._immutable) >= BATCH or self._clock() >= self._immutable_flushed_at + self._interval_s
         ):
             written += self._flush_immutable()
-        if not self.hold:
-            written += self._write_listened(self._listened.due())
-        return written
+        return written + self._write_listened(self._listened.due())
 
     def drain(self, sleep: Callable[[float], None] = time.sleep) -> int:
         """Write everything still pending, waiting out each document's interval (never forcing)."""

@@ -178,8 +178,9 @@ def test_hold_keeps_listened_documents_back(firestore_db: Any) -> None:
     writer.hold = True
     writer.stage(Changes(tower=True, session=True))
     clock.now += 5
+    writer.stage(Changes(laps=[Lap(session_id=SID, driver_number="44", lap_number=1)]))
     assert writer.pump() == 0 and writer.next_due() is None
-    assert writer.drain(clock.sleep) == 2
+    assert writer.drain(clock.sleep) == 3
 
 
 def _events(n: int, session_id: str = SID) -> list[RaceEvent]:
