@@ -98,7 +98,9 @@ class DriverLaps:
         self.rows = 0  # laps counted complete since the car first left the pit
         self.pit_exits = -1  # -1 until the car has left the pit lane once
         self.pit_entries = 0
+        self.pit_laps = 0  # pit entries after the first exit: the most stints can have started
         self.in_past = False
+        self.exit: datetime | None = None  # latest pit exit not yet given to a lap
         self.number_offset = 0  # 1 once a data-less first lap was dropped
         self.first_checked = False
         self.current = LapDraft(number=1)
@@ -112,6 +114,7 @@ class DriverLaps:
         qualifying the first count is the drive out of the garage, a lap with no data that is
         dropped (``first_lap_dropped``), so laps are numbered one lower than F1 counts them."""
         self.api_laps = self.rows = max(0, number_of_laps)
+        self.pit_laps = 10**6  # pit passes before the join are unknown: no stint index is capped
         self.number_offset = int(first_lap_dropped and number_of_laps > 0)
         self.pit_exits = -1 if in_pit and number_of_laps == 0 else 0
         self.first_checked = number_of_laps > 0
@@ -169,13 +172,14 @@ class DriverLaps:
         if in_pit is True:
             self.pit_entries += 1
             if self.pit_exits >= 0:
+                self.pit_laps += 1
                 self.current.pit_in = utc
                 events.append(LapEvent("pit_in", utc, self.current.number))
         new_lap = count is not None and count > self.api_laps
         if in_pit is False:
             self.pit_exits += 1
             if not new_lap:
-                self.current.pit_out = utc  # moved to the next lap if that starts < 5 s later
+                self.exit = utc  # the current lap's, or the next one's if that starts < 5 s later
             events.append(LapEvent("pit_out", utc, self.current.number + int(new_lap)))
         if new_lap:
             self.api_laps += 1
@@ -191,8 +195,12 @@ class DriverLaps:
         done.closed = utc
         self.rows += 1
         self.current = LapDraft(number=self.rows + 1 - self.number_offset)
-        if done.pit_out is not None and utc - done.pit_out < LATE_DATA:
-            self.current.pit_out, done.pit_out = done.pit_out, None
+        if self.exit is not None:
+            if utc - self.exit < LATE_DATA:
+                self.current.pit_out = self.exit
+            else:
+                done.pit_out = self.exit
+            self.exit = None
         self.closing.append(done)
 
     # -- finishing -------------------------------------------------------------------------
@@ -228,6 +236,8 @@ class DriverLaps:
             if lap is not None:
                 out.append(lap)
         lap = self.current
+        if self.exit is not None:
+            lap.pit_out, self.exit = self.exit, None
         if self.rows > 0 and lap.data and (lap.sectors[2] is not None or lap.pit_in is not None):
             self.current = LapDraft(number=lap.number + 1)
             out.append(self._post_process(lap))
@@ -291,7 +301,9 @@ class DriverLaps:
             "rows": self.rows,
             "pit_exits": self.pit_exits,
             "pit_entries": self.pit_entries,
+            "pit_laps": self.pit_laps,
             "in_past": self.in_past,
+            "exit": _iso(self.exit),
             "number_offset": self.number_offset,
             "first_checked": self.first_checked,
             "current": self.current.to_json(),
@@ -302,9 +314,10 @@ class DriverLaps:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DriverLaps:
         laps = cls(str(data["driver"]))
-        for key in ("api_laps", "rows", "pit_exits", "pit_entries", "number_offset"):
+        for key in ("api_laps", "rows", "pit_exits", "pit_entries", "pit_laps", "number_offset"):
             setattr(laps, key, int(data[key]))
         laps.in_past = bool(data["in_past"])
+        laps.exit = _dt(data["exit"])
         laps.first_checked = bool(data["first_checked"])
         laps.current = LapDraft.from_json(data["current"])
         laps.closing = [LapDraft.from_json(d) for d in data["closing"]]

@@ -258,7 +258,9 @@ class SessionReducer:
                     leader = driver
             elif topic == "TimingAppData" and "Stints" in line:
                 stints = self._stints.setdefault(driver, DriverStints())
-                for stint in stints.feed(utc, line["Stints"]):
+                builder = self._builders.get(driver)
+                cap = builder.pit_laps if builder is not None and not self._quiet else None
+                for stint in stints.feed(utc, line["Stints"], max_index=cap):
                     self._correct_tyres(driver, stint, changes)
             self._refresh_row(driver, changes)
         if leader is not None and leader != self._s.leader:

@@ -1,6 +1,7 @@
 """Tyre stints of one driver, from ``TimingAppData`` (``Lines[driver].Stints``).
 
-F1 sends one entry per stint, indexed from 0, and later corrections that only carry the values
+F1 sends one entry per stint, indexed from 0 (a stint starts at each pass through the pit lane,
+whether or not tyres change), and later corrections that only carry the values
 that change (``TotalLaps`` every lap, sometimes ``Compound``). As FastF1 does
 (``Session.__fix_tyre_info`` and the ``merge_asof`` in ``_load_laps_data``), a stint's values are
 its entries merged in arrival order, and it applies from the time its *first* entry arrived: a lap
@@ -48,14 +49,17 @@ class DriverStints:
     def __init__(self) -> None:
         self.stints: dict[int, Stint] = {}
 
-    def feed(self, utc: datetime, stints: Any) -> list[Stint]:
+    def feed(self, utc: datetime, stints: Any, *, max_index: int | None = None) -> list[Stint]:
         """Merge a ``Stints`` delta (list or index-keyed object); returns the stints whose tyre
         (compound, new or not, laps when fitted) changed after laps were assigned to them: F1
         corrects the tyre data of a stint minutes later, and those laps must follow."""
         corrected = []
-        for idx, entry in entries(stints):
+        for raw_idx, entry in entries(stints):
             if not isinstance(entry, dict):
                 continue
+            # A new stint needs a pass through the pit lane; F1 sometimes counts one too many
+            # (FastF1 GH#715): such entries belong to the stint in progress.
+            idx = raw_idx if max_index is None else min(raw_idx, max(max_index, 0))
             stint = self.stints.get(idx)
             if stint is None:
                 stint = self.stints[idx] = Stint(index=idx, started=utc)
