@@ -109,7 +109,9 @@ class DriverLaps:
 
     # -- feeding ---------------------------------------------------------------------------
 
-    def join(self, number_of_laps: int, in_pit: bool, *, first_lap_dropped: bool) -> None:
+    def join(
+        self, number_of_laps: int, in_pit: bool, *, first_lap_dropped: bool, pit_out: datetime | None = None
+    ) -> None:
         """Start mid-session from a snapshot: ``number_of_laps`` already complete. In practice and
         qualifying the first count is the drive out of the garage, a lap with no data that is
         dropped (``first_lap_dropped``), so laps are numbered one lower than F1 counts them."""
@@ -118,7 +120,7 @@ class DriverLaps:
         self.number_offset = int(first_lap_dropped and number_of_laps > 0)
         self.pit_exits = -1 if in_pit and number_of_laps == 0 else 0
         self.first_checked = number_of_laps > 0
-        self.current = LapDraft(number=self.rows + 1 - self.number_offset)
+        self.current = LapDraft(number=self.rows + 1 - self.number_offset, pit_out=pit_out)
         if number_of_laps > 0:
             # laps before the join are unknown; a blank stand-in keeps the first-lap rules off
             self.last_final = LapDraft(number=number_of_laps)

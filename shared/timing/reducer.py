@@ -185,7 +185,7 @@ class SessionReducer:
             if isinstance(lines, dict):
                 for driver, line in lines.items():
                     if isinstance(line, dict):
-                        self._join_driver(str(driver), line)
+                        self._join_driver(str(driver), line, utc)
             for topic in ("TimingData", "TimingAppData", "RaceControlMessages", "WeatherData"):
                 if isinstance(snapshot.get(topic), dict):
                     self._dispatch(topic, snapshot[topic], utc, changes)
@@ -195,10 +195,11 @@ class SessionReducer:
         self._s.updated_utc = utc
         return changes
 
-    def _join_driver(self, driver: str, line: dict[str, Any]) -> None:
+    def _join_driver(self, driver: str, line: dict[str, Any], utc: datetime) -> None:
         builder = self._builders[driver] = DriverLaps(driver)
         count, in_pit = as_int(line.get("NumberOfLaps")) or 0, bool(as_bool(line.get("InPit")))
-        builder.join(count, in_pit, first_lap_dropped=not self._s.race_like)
+        pit_out = utc if as_bool(line.get("PitOut")) else None  # on its out-lap: left the pit just now
+        builder.join(count, in_pit, first_lap_dropped=not self._s.race_like, pit_out=pit_out)
         sectors = line.get("Sectors")
         # a third sector shown means the sectors are the previous lap's, else the lap in progress
         if (
@@ -260,7 +261,7 @@ class SessionReducer:
                 stints = self._stints.setdefault(driver, DriverStints())
                 builder = self._builders.get(driver)
                 cap = builder.pit_laps if builder is not None and not self._quiet else None
-                for stint in stints.feed(utc, line["Stints"], max_index=cap):
+                for stint in stints.feed(utc, line["Stints"], max_index=cap, joining=self._quiet):
                     self._correct_tyres(driver, stint, changes)
             self._refresh_row(driver, changes)
         if leader is not None and leader != self._s.leader:
@@ -282,6 +283,8 @@ class SessionReducer:
         builder = self._builders.get(driver)
         if builder is None:
             builder = self._builders[driver] = DriverLaps(driver)
+        if self._quiet:
+            return  # a snapshot line is the state so far, not deltas of the lap in progress
         for event in builder.feed(utc, line):
             self._lap_event(driver, event, builder, changes)
         if as_bool(line.get("Retired")) and not self._rows.get(driver, {}).get("retired"):

@@ -28,12 +28,14 @@ class Stint:
     start_laps: int | None = None
     total_laps: int | None = None
     lap_numbers: list[int] = field(default_factory=list)  # laps emitted on this stint, in order
+    laps_before: int = 0  # laps run on it before a mid-session join (F1's TotalLaps - StartLaps)
+    joined: bool = False  # it was running when the reducer joined mid-session
 
     def tyre_age(self, lap_number: int) -> int | None:
         """Laps on the set at the end of ``lap_number`` (one of :attr:`lap_numbers`)."""
         if self.start_laps is None or lap_number not in self.lap_numbers:
             return None
-        return self.start_laps + self.lap_numbers.index(lap_number) + 1
+        return self.start_laps + self.laps_before + self.lap_numbers.index(lap_number) + 1
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -49,7 +51,9 @@ class DriverStints:
     def __init__(self) -> None:
         self.stints: dict[int, Stint] = {}
 
-    def feed(self, utc: datetime, stints: Any, *, max_index: int | None = None) -> list[Stint]:
+    def feed(
+        self, utc: datetime, stints: Any, *, max_index: int | None = None, joining: bool = False
+    ) -> list[Stint]:
         """Merge a ``Stints`` delta (list or index-keyed object); returns the stints whose tyre
         (compound, new or not, laps when fitted) changed after laps were assigned to them: F1
         corrects the tyre data of a stint minutes later, and those laps must follow."""
@@ -63,7 +67,7 @@ class DriverStints:
             stint = self.stints.get(idx)
             if stint is None:
                 stint = self.stints[idx] = Stint(index=idx, started=utc)
-            before = (stint.compound, stint.new, stint.start_laps)
+            before = (stint.compound, stint.new, stint.start_laps, stint.laps_before)
             if (compound := as_text(entry.get("Compound"))) is not None:
                 stint.compound = compound
             if (new := as_bool(entry.get("New"))) is not None:
@@ -72,7 +76,16 @@ class DriverStints:
                 stint.start_laps = start
             if (total := as_int(entry.get("TotalLaps"))) is not None:
                 stint.total_laps = total
-            if stint.lap_numbers and before != (stint.compound, stint.new, stint.start_laps):
+            if stint.total_laps is not None and stint.start_laps is not None and joining:
+                stint.joined = True
+                stint.laps_before = max(0, stint.total_laps - stint.start_laps)
+
+            if stint.lap_numbers and before != (
+                stint.compound,
+                stint.new,
+                stint.start_laps,
+                stint.laps_before,
+            ):
                 corrected.append(stint)
         return corrected
 
