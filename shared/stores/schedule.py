@@ -59,7 +59,9 @@ def _upsert(db: firestore.Client, collection: str, key: str, models: Sequence[M]
             if old is not None and cls is not None and _same(cls, old, model):
                 counts.unchanged += 1
                 continue
-            batch.set(ref, to_document(model))
+            # merge: the live pipeline keeps its own fields (status, track_status...) on the same
+            # sessions/{id} document; a schedule change must not wipe them.
+            batch.set(ref, to_document(model), merge=True)
             writes += 1
             if old is None:
                 counts.created += 1
@@ -71,8 +73,9 @@ def _upsert(db: firestore.Client, collection: str, key: str, models: Sequence[M]
 
 
 def _same(cls: type[BaseModel], stored: dict[str, Any], model: BaseModel) -> bool:
+    """Whether the stored document already holds ``model``'s fields (other fields are ignored)."""
     try:
-        return cls.model_validate(stored) == model
+        return cls.model_validate({k: v for k, v in stored.items() if k in cls.model_fields}) == model
     except ValueError:
         return False  # a stored document of an older shape is rewritten
 

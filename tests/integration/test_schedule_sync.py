@@ -97,3 +97,19 @@ def test_rate_limit_is_waited_out(client: Any, firestore_db: Any, upstream: Upst
     assert tick(client, {"season": 2024}).status_code == 200
     assert [r["status"] for r in upstream.requests()] == [429, 200]
     assert len(update_times(firestore_db, "sessions")) == 123
+
+
+def test_resync_keeps_the_live_fields_of_a_session(client: Any, firestore_db: Any) -> None:
+    assert tick(client, {"season": 2024}).status_code == 200
+    ref = firestore_db.collection("sessions").document("2024_singapore_grand_prix_r")
+    ref.set({"status": "Started", "track_status": "sc"}, merge=True)
+    before = ref.get().update_time
+    assert tick(client, {"season": 2024}).status_code == 200
+    doc = ref.get()
+    assert doc.update_time == before  # nothing of the schedule changed: not rewritten
+    assert doc.to_dict()["status"] == "Started"
+    ref.set({"start_local": "2024-09-22T21:00:00"}, merge=True)  # the stored schedule is now stale
+    assert tick(client, {"season": 2024}).status_code == 200
+    doc = ref.get().to_dict()
+    assert doc["start_local"] == "2024-09-22T20:00:00"
+    assert (doc["status"], doc["track_status"]) == ("Started", "sc")
