@@ -30,7 +30,7 @@ import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from shared.config import Settings
-from shared.errors import RateLimitedError, TransientError
+from shared.errors import PitlaneError, RateLimitedError, TransientError
 from shared.openf1.cache import CacheStats, ResponseCache
 from shared.openf1.limiter import SlidingWindowLimiter, windows_for
 from shared.openf1.query import FilterArg, build_query, q, single_value
@@ -181,7 +181,10 @@ class OpenF1Client:
         with self._ends_lock:
             if session_key in self._session_ends:
                 return self._session_ends[session_key]
-        self.get("sessions", q("session_key", "=", session_key))  # records it
+        try:
+            self.get("sessions", q("session_key", "=", session_key))  # records it
+        except PitlaneError:  # cannot tell now: treat as not final, ask again next time
+            return None
         with self._ends_lock:
             return self._session_ends.setdefault(session_key, None)
 
