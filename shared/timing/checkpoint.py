@@ -12,6 +12,7 @@ from collections import Counter, deque
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.feed.messages import FeedMessage
 from shared.timing.laps import DriverLaps
 from shared.timing.models import Lap, RaceControlMessage, WeatherSample
 from shared.timing.session import SessionState
@@ -46,7 +47,7 @@ def dump(r: SessionReducer) -> dict[str, Any]:
         "weather": [w.model_dump(mode="json") for w in r._weather],
         "emitted": sorted(r._emitted),
         "watermark": _iso(r._watermark),
-        "recent": [[_iso(utc), digest] for utc, digest in r._recent],
+        "recent": [[m.topic, m.payload, _iso(m.utc)] for m in r._recent],
         "next_due": _iso(r._next_due),
     }
 
@@ -67,6 +68,5 @@ def load(r: SessionReducer, data: dict[str, Any]) -> None:
     r._weather = [WeatherSample.model_validate(w) for w in data["weather"]]
     r._emitted = set(data["emitted"])
     r._watermark = _dt(data["watermark"])
-    r._recent = deque((datetime.fromisoformat(utc), digest) for utc, digest in data["recent"])
-    r._recent_set = {digest for _, digest in r._recent}
+    r._recent = deque(FeedMessage(t, p, datetime.fromisoformat(u)) for t, p, u in data["recent"])
     r._next_due = _dt(data["next_due"])

@@ -21,7 +21,6 @@ Pure domain logic: no I/O, no clients.
 from __future__ import annotations
 
 import bisect
-import hashlib
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,7 +48,7 @@ from shared.timing.models import (
 from shared.timing.race_control import parse_race_control, parse_weather, race_control_entries
 from shared.timing.session import SessionState
 from shared.timing.stints import DriverStints, Stint
-from shared.timing.tower import build_tower, driver_row
+from shared.timing.tower import build_tower, driver_row, patch_timing
 from shared.timing.values import as_bool, as_int
 
 REORDER_TOLERANCE = timedelta(seconds=5)
@@ -58,6 +57,15 @@ TOPICS = frozenset(
     {*LINE_TOPICS, "DriverList", "SessionInfo", "SessionStatus", "TrackStatus", "LapCount"}
     | {"RaceControlMessages", "WeatherData"}
 )
+ROW_KEYS = {  # the keys of a driver's line that DriverRow shows (Speeds, Line... are not shown)
+    "TimingData": frozenset(
+        {"Position", "GapToLeader", "TimeDiffToFastest", "IntervalToPositionAhead", "TimeDiffToPositionAhead"}
+        | {"LastLapTime", "BestLapTime", "Sectors", "NumberOfLaps", "InPit", "PitOut", "NumberOfPitStops"}
+        | {"Retired", "Stopped"}
+    ),
+    "TimingAppData": frozenset({"Stints"}),
+    "DriverList": frozenset({"Tla", "FullName", "TeamName", "TeamColour"}),
+}
 UNKNOWN_TOPIC, BAD_PAYLOAD, OUT_OF_ORDER, DUPLICATE = (
     "unknown_topic",
     "bad_payload",
@@ -100,11 +108,6 @@ class ReducerStats:
     skipped: Counter[str] = field(default_factory=Counter)  # skipped messages or parts, by reason
 
 
-def _digest(msg: FeedMessage) -> str:
-    text = f"{msg.topic}|{msg.utc.isoformat()}|{msg.payload!r}"
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
-
-
 class SessionReducer:
     """Folds one session's feed into its state (see the module docstring)."""
 
@@ -122,8 +125,7 @@ class SessionReducer:
         self._weather: list[WeatherSample] = []
         self._emitted: set[str] = set()
         self._watermark: datetime | None = None
-        self._recent: deque[tuple[datetime, str]] = deque()
-        self._recent_set: set[str] = set()
+        self._recent: deque[FeedMessage] = deque()  # messages of the last 5 s, to drop repeats
         self._next_due: datetime | None = None
         self._quiet = False  # a snapshot is a state, not occurrences: no events
 
@@ -156,16 +158,16 @@ class SessionReducer:
         if mark is not None and msg.utc < mark - REORDER_TOLERANCE:
             self.stats.skipped[OUT_OF_ORDER] += 1
             return False
-        digest = _digest(msg)
-        if digest in self._recent_set:
-            self.stats.skipped[DUPLICATE] += 1
-            return False
+        if mark is not None and msg.utc <= mark:  # only a message not newer can be a repeat
+            for seen in self._recent:
+                if seen.utc == msg.utc and seen.topic == msg.topic and seen.payload == msg.payload:
+                    self.stats.skipped[DUPLICATE] += 1
+                    return False
         if mark is None or msg.utc > mark:
             self._watermark = mark = msg.utc
-            while self._recent and self._recent[0][0] < mark - REORDER_TOLERANCE:
-                self._recent_set.discard(self._recent.popleft()[1])
-        self._recent.append((msg.utc, digest))
-        self._recent_set.add(digest)
+            while self._recent and self._recent[0].utc < mark - REORDER_TOLERANCE:
+                self._recent.popleft()
+        self._recent.append(msg)
         return True
 
     def apply_snapshot(self, snapshot: dict[str, Any], *, utc: datetime) -> Changes:
@@ -253,6 +255,7 @@ class SessionReducer:
                     self.stats.skipped[BAD_LINE] += 1
                 continue
             merged[driver] = merge_delta(merged.get(driver), line)
+            refresh = not ROW_KEYS[topic].isdisjoint(line)
             if topic == "TimingData":
                 self._timing_line(driver, line, utc, changes)
                 if as_int(line.get("Position")) == 1:
@@ -263,7 +266,13 @@ class SessionReducer:
                 cap = builder.pit_laps if builder is not None and not self._quiet else None
                 for stint in stints.feed(utc, line["Stints"], max_index=cap, joining=self._quiet):
                     self._correct_tyres(driver, stint, changes)
-            self._refresh_row(driver, changes)
+            row = self._rows.get(driver)
+            if topic == "TimingData" and row is not None:
+                if patch_timing(row, line, merged[driver]):
+                    changes.drivers.add(driver)
+                    changes.tower = True
+            elif refresh:
+                self._refresh_row(driver, changes)
         if leader is not None and leader != self._s.leader:
             previous, self._s.leader = self._s.leader, leader
             if previous is not None:

@@ -27,12 +27,7 @@ def driver_row(
     ``info``: ``DriverList[driver]``)."""
     t = timing or {}
     i = info or {}
-    sectors: list[int | None] = [None, None, None]
-    for idx, sector in entries(t.get("Sectors")):
-        if idx < 3:
-            sectors[idx] = time_ms(_value(sector))
-    gap = as_text(t.get("GapToLeader")) or as_text(t.get("TimeDiffToFastest"))
-    interval = as_text(_value(t.get("IntervalToPositionAhead"))) or as_text(t.get("TimeDiffToPositionAhead"))
+    fields = {name: read(t) for name, read in _FIELDS.values()}
     stint = stints.current() if stints is not None else None
     return {
         "driver_number": driver,
@@ -40,21 +35,60 @@ def driver_row(
         "full_name": as_text(i.get("FullName")),
         "team_name": as_text(i.get("TeamName")),
         "team_colour": as_text(i.get("TeamColour")),
-        "position": as_int(t.get("Position")),
-        "gap_to_leader": gap,
-        "interval": interval,
-        "last_lap_ms": time_ms(_value(t.get("LastLapTime"))),
-        "best_lap_ms": time_ms(_value(t.get("BestLapTime"))),
-        "sectors_ms": sectors,
-        "laps": as_int(t.get("NumberOfLaps")) or 0,
-        "in_pit": bool(as_bool(t.get("InPit"))),
-        "pit_out": bool(as_bool(t.get("PitOut"))),
-        "pit_stops": as_int(t.get("NumberOfPitStops")) or 0,
-        "retired": bool(as_bool(t.get("Retired"))),
-        "stopped": bool(as_bool(t.get("Stopped"))),
+        **fields,
         "compound": stint.compound if stint else None,
         "tyre_age_laps": stint.total_laps if stint else None,
     }
+
+
+def _sectors(t: dict[str, Any]) -> list[int | None]:
+    sectors: list[int | None] = [None, None, None]
+    for idx, sector in entries(t.get("Sectors")):
+        if idx < 3:
+            sectors[idx] = time_ms(_value(sector))
+    return sectors
+
+
+# TimingData key -> (DriverRow field, how to read it from the merged line)
+_FIELDS: dict[str, tuple[str, Any]] = {
+    "Position": ("position", lambda t: as_int(t.get("Position"))),
+    "GapToLeader": (
+        "gap_to_leader",
+        lambda t: as_text(t.get("GapToLeader")) or as_text(t.get("TimeDiffToFastest")),
+    ),
+    "IntervalToPositionAhead": (
+        "interval",
+        lambda t: (
+            as_text(_value(t.get("IntervalToPositionAhead"))) or as_text(t.get("TimeDiffToPositionAhead"))
+        ),
+    ),
+    "LastLapTime": ("last_lap_ms", lambda t: time_ms(_value(t.get("LastLapTime")))),
+    "BestLapTime": ("best_lap_ms", lambda t: time_ms(_value(t.get("BestLapTime")))),
+    "Sectors": ("sectors_ms", _sectors),
+    "NumberOfLaps": ("laps", lambda t: as_int(t.get("NumberOfLaps")) or 0),
+    "InPit": ("in_pit", lambda t: bool(as_bool(t.get("InPit")))),
+    "PitOut": ("pit_out", lambda t: bool(as_bool(t.get("PitOut")))),
+    "NumberOfPitStops": ("pit_stops", lambda t: as_int(t.get("NumberOfPitStops")) or 0),
+    "Retired": ("retired", lambda t: bool(as_bool(t.get("Retired")))),
+    "Stopped": ("stopped", lambda t: bool(as_bool(t.get("Stopped")))),
+}
+_FIELDS["TimeDiffToFastest"] = _FIELDS["GapToLeader"]
+_FIELDS["TimeDiffToPositionAhead"] = _FIELDS["IntervalToPositionAhead"]
+
+
+def patch_timing(row: dict[str, Any], delta: dict[str, Any], timing: dict[str, Any]) -> bool:
+    """Update ``row`` in place from the fields a ``TimingData`` delta touched (``timing`` is the
+    merged line); True if the row changed. Cheaper than :func:`driver_row` on every delta."""
+    changed = False
+    for key in delta:
+        spec = _FIELDS.get(key)
+        if spec is not None:
+            name, read = spec
+            value = read(timing)
+            if row.get(name) != value:
+                row[name] = value
+                changed = True
+    return changed
 
 
 def _order(row: dict[str, Any]) -> tuple[int, int, str]:
