@@ -20,9 +20,7 @@ Pure domain logic: no I/O, no clients.
 
 from __future__ import annotations
 
-import bisect
-from collections import Counter, deque
-from dataclasses import dataclass, field
+from collections import deque
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +31,9 @@ from shared.feed.merge import merge_delta
 from shared.feed.messages import FeedMessage
 from shared.ids import session_id as make_session_id
 from shared.ids import slug
-from shared.timing.laps import DriverLaps, LapDraft, LapEvent
+from shared.timing.changes import Changes, ReducerStats
+from shared.timing.lap_output import DUPLICATE, LapOutput
+from shared.timing.laps import DriverLaps, LapEvent
 from shared.timing.models import (
     DriverRow,
     EventKind,
@@ -47,9 +47,11 @@ from shared.timing.models import (
 )
 from shared.timing.race_control import parse_race_control, parse_weather, race_control_entries
 from shared.timing.session import SessionState
-from shared.timing.stints import DriverStints, Stint
+from shared.timing.stints import DriverStints
 from shared.timing.tower import build_tower, driver_row, patch_timing
 from shared.timing.values import as_bool, as_int
+
+__all__ = ["Changes", "ReducerStats", "SessionReducer"]
 
 REORDER_TOLERANCE = timedelta(seconds=5)
 LINE_TOPICS = ("TimingData", "TimingAppData")
@@ -66,49 +68,12 @@ ROW_KEYS = {  # the keys of a driver's line that DriverRow shows (Speeds, Line..
     "TimingAppData": frozenset({"Stints"}),
     "DriverList": frozenset({"Tla", "FullName", "TeamName", "TeamColour"}),
 }
-UNKNOWN_TOPIC, BAD_PAYLOAD, OUT_OF_ORDER, DUPLICATE = (
-    "unknown_topic",
-    "bad_payload",
-    "out_of_order",
-    "duplicate",
-)
+# skip reasons in ReducerStats.skipped (and DUPLICATE: a repeated message or lap)
+UNKNOWN_TOPIC, BAD_PAYLOAD, OUT_OF_ORDER = "unknown_topic", "bad_payload", "out_of_order"
 BAD_RACE_CONTROL, BAD_LINE = "bad_race_control", "bad_driver_line"
 
 
-@dataclass
-class Changes:
-    """What one :meth:`SessionReducer.apply` changed; the writer persists exactly this."""
-
-    events: list[RaceEvent] = field(default_factory=list)
-    laps: list[Lap] = field(default_factory=list)
-    race_control: list[RaceControlMessage] = field(default_factory=list)
-    weather: list[WeatherSample] = field(default_factory=list)
-    drivers: set[str] = field(default_factory=set)  # driver numbers whose DriverRow changed
-    tower: bool = False  # TimingTower changed
-    session: bool = False  # SessionLive changed
-
-    def extend(self, other: Changes) -> None:
-        self.events.extend(other.events)
-        self.laps.extend(other.laps)
-        self.race_control.extend(other.race_control)
-        self.weather.extend(other.weather)
-        self.drivers |= other.drivers
-        self.tower = self.tower or other.tower
-        self.session = self.session or other.session
-
-    def __bool__(self) -> bool:
-        return bool(self.events or self.laps or self.race_control or self.weather or self.drivers) or (
-            self.tower or self.session
-        )
-
-
-@dataclass
-class ReducerStats:
-    messages: int = 0  # messages given to apply()
-    skipped: Counter[str] = field(default_factory=Counter)  # skipped messages or parts, by reason
-
-
-class SessionReducer:
+class SessionReducer(LapOutput):
     """Folds one session's feed into its state (see the module docstring)."""
 
     def __init__(self, *, session_id: str | None = None) -> None:
@@ -360,100 +325,6 @@ class SessionReducer:
             self._event(changes, kind, key, utc, **data)
 
     # -- laps ------------------------------------------------------------------------------
-
-    def _finalize_laps(self, now: datetime | None, changes: Changes) -> None:
-        """Emit every lap whose 5 s of late data are over, in the order they were completed."""
-        while True:
-            best: tuple[datetime, str] | None = None
-            for driver, builder in self._builders.items():
-                due = builder.due()
-                if due is not None and (now is None or due <= now) and (best is None or due < best[0]):
-                    best = (due, driver)
-            if best is None:
-                break
-            draft = self._builders[best[1]].pop_final(now)
-            if draft is not None:
-                self._emit_lap(best[1], draft, changes)
-        dues = [d for b in self._builders.values() if (d := b.due()) is not None]
-        self._next_due = min(dues) if dues else None
-
-    def _correct_tyres(self, driver: str, stint: Stint, changes: Changes) -> None:
-        """Re-emit the laps of a stint whose tyre data F1 corrected (same document ids)."""
-        for number in stint.lap_numbers:
-            idx = self._lap_index.get(f"{driver}_{number:03d}")
-            if idx is None:
-                continue
-            update = {"compound": stint.compound, "tyre_age_laps": stint.tyre_age(number)}
-            lap = self._laps[idx] = self._laps[idx].model_copy(update=update)
-            changes.laps = [*(old for old in changes.laps if old.doc_id != lap.doc_id), lap]
-
-    def _emit_lap(self, driver: str, draft: LapDraft, changes: Changes) -> None:
-        doc_id = f"{driver}_{draft.number:03d}"
-        if doc_id in self._lap_index:
-            self.stats.skipped[DUPLICATE] += 1
-            return
-        end = draft.end or self._watermark
-        stints = self._stints.get(driver)
-        stint = stints.at(end) if stints is not None and end is not None else None
-        if stint is not None:
-            stint.lap_numbers.append(draft.number)
-        position: int | None
-        if self._s.race_like:
-            order = self._s.lap_order.setdefault(draft.number, [])
-            stamp = end.timestamp() if end is not None else float("inf")
-            position = bisect.bisect_right(order, stamp) + 1  # by lap end, as FastF1 orders them
-            bisect.insort(order, stamp)
-        else:
-            position = self._rows.get(driver, {}).get("position")
-        pit_out = draft.pit_out
-        if (
-            draft.number == 1
-            and pit_out is not None
-            and (self._s.started_utc is None or pit_out < self._s.started_utc)
-        ):
-            pit_out = None  # the drive from the garage to the grid
-        lap = Lap(
-            session_id=self.session_id or "",
-            driver_number=driver,
-            lap_number=draft.number,
-            lap_time_ms=draft.lap_ms,
-            sector_times_ms=list(draft.sectors),
-            compound=stint.compound if stint else None,
-            tyre_age_laps=stint.tyre_age(draft.number) if stint else None,
-            stint=stint.index + 1 if stint else None,
-            pit_in=draft.pit_in is not None,
-            pit_out=pit_out is not None,
-            position=position,
-            completed_utc=draft.closed,
-        )
-        self._lap_index[doc_id] = len(self._laps)
-        self._laps.append(lap)
-        changes.laps.append(lap)
-        when = draft.closed or end
-        self._event(
-            changes,
-            EventKind.LAP_COMPLETED,
-            lap.doc_id,
-            when,
-            driver_number=driver,
-            lap=lap.lap_number,
-            lap_time_ms=lap.lap_time_ms,
-            position=position,
-        )
-        if lap.lap_time_ms is not None and (
-            self._s.fastest_ms is None or lap.lap_time_ms < self._s.fastest_ms
-        ):
-            previous, self._s.fastest_ms = self._s.fastest_ms, lap.lap_time_ms
-            self._event(
-                changes,
-                EventKind.FASTEST_LAP,
-                lap.doc_id,
-                when,
-                driver_number=driver,
-                lap=lap.lap_number,
-                lap_time_ms=lap.lap_time_ms,
-                previous_ms=previous,
-            )
 
     # -- events ----------------------------------------------------------------------------
 

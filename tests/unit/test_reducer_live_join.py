@@ -69,7 +69,7 @@ def test_same_session_and_only_laps_after_the_join(laps: tuple) -> None:
 
 def test_laps_agree_with_the_archive(laps: tuple) -> None:
     live, archived, snapshot = laps
-    first_after_join = {}
+    first_after_join: dict[str, int] = {}
     for driver, number in sorted(live):
         first_after_join.setdefault(driver, number)
     explained = {"pit_out": 0, "tyre_age_laps": 0}
