@@ -7,7 +7,8 @@ them. Firestore paths (README, "Firestore"):
 * ``sessions/{session_id}``: :class:`SessionLive` fields merged into the schedule's document;
 * ``sessions/{session_id}/live/state``: :class:`TimingTower` (clients listen; <= 1 write/s);
 * ``sessions/{session_id}/drivers/{driver_number}``: :class:`DriverRow`;
-* ``sessions/{session_id}/laps/{driver_number}_{lap_number:03d}``: :class:`Lap` (written once);
+* ``sessions/{session_id}/laps/{driver_number}_{lap_number:03d}``: :class:`Lap` (written when final;
+  written again, same id, when F1 later corrects the stint's tyre data);
 * ``sessions/{session_id}/race_control/{n:04d}``: :class:`RaceControlMessage` (written once);
 * ``sessions/{session_id}/weather/{n:04d}``: :class:`WeatherSample` (written once).
 """
