@@ -15,14 +15,16 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import flask
 import httpx
 from cloudevents.http import CloudEvent
 from google.cloud import firestore
+from google.cloud.pubsub_v1 import PublisherClient
 from pydantic import BaseModel, ValidationError
 
 from shared.config import Settings, get_settings
 from shared.errors import BadRequestError, PermanentError
-from shared.gcp import firestore_client
+from shared.gcp import firestore_client, publisher_client
 from shared.logs import configure_logging
 from shared.sources.http import make_http_client
 
@@ -44,6 +46,18 @@ def db() -> firestore.Client:
 def http() -> httpx.Client:
     """One pooled HTTP client per instance, built on first use."""
     return make_http_client(settings())
+
+
+def publisher() -> PublisherClient:
+    return publisher_client(settings())
+
+
+def problem(status: int, title: str, detail: str) -> flask.Response:
+    """An RFC 9457 problem response (``application/problem+json``)."""
+    resp = flask.jsonify({"type": "about:blank", "title": title, "status": status, "detail": detail})
+    resp.status_code = status
+    resp.mimetype = "application/problem+json"
+    return resp
 
 
 def pubsub_payload(event: CloudEvent, model: type[P]) -> P:

@@ -18,6 +18,7 @@ import functions_framework
 from google.cloud import firestore
 
 from functions import _runtime
+from functions._runtime import problem
 from shared.errors import BadRequestError, NotFoundError, PermanentError
 from shared.stores import schedule as schedule_store
 from shared.stores import session_reads
@@ -38,14 +39,6 @@ def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
         return fn
 
     return register
-
-
-def problem(status: int, title: str, detail: str) -> flask.Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    resp = flask.jsonify(body)
-    resp.status_code = status
-    resp.mimetype = "application/problem+json"
-    return resp
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,6 +6,7 @@ functions/main.py --target <name>``.
 """
 
 from functions.api import api
+from functions.record_live_timing import record_live_timing
 from functions.sync_schedule import sync_schedule
 
-__all__ = ["api", "sync_schedule"]
+__all__ = ["api", "record_live_timing", "sync_schedule"]

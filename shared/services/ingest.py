@@ -160,12 +160,20 @@ def ingest(
     interval_s: float = 1.0,
     progress: Callable[[IngestSummary], None] | None = None,
     events_topic: str = TOPIC,
+    finish: bool | Callable[[], bool] = True,
+    checkpoint: Callable[[], None] | None = None,
+    checkpoint_every_s: float = 5.0,
 ) -> IngestSummary:
     """Run ``messages`` through ``reducer`` into Firestore (``db``) and Pub/Sub (``publisher``).
 
     ``db=None`` (with ``publisher=None``) runs the reducer only. ``speed``: feed seconds per wall
     second (10 = ten times real time); None or 0 means as fast as possible. ``stats`` are the
     source's parse counts (bad lines count as ``skipped``); ``events_topic`` the topic's name.
+    ``finish`` (or, if callable, its answer once the messages run out) False: the stream is only
+    paused (a bounded run that resumes from a checkpoint), so what the reducer holds back for the
+    end of the session stays held. ``checkpoint`` is called every ``checkpoint_every_s`` between
+    two messages, after everything the reducer emitted so far (laps, race control, weather,
+    events) is durable, so a reducer checkpoint taken there loses nothing if the run dies.
     Transient Firestore or Pub/Sub failures propagate; the run is idempotent, so running it again
     is the retry.
     """
@@ -181,6 +189,7 @@ def ingest(
         run.route(reducer.apply_snapshot(snapshot, utc=utc))
     feed_t0: datetime | None = None
     last_progress = started
+    next_checkpoint = started + checkpoint_every_s
     for msg in itertools.chain([first] if first is not None else [], it):
         if speed:
             feed_t0 = feed_t0 or msg.utc
@@ -188,10 +197,15 @@ def ingest(
         run.messages += 1
         run.route(reducer.apply(msg), msg.utc)
         run.pump()
+        if checkpoint is not None and clock() >= next_checkpoint:
+            run.make_durable()
+            checkpoint()
+            next_checkpoint = clock() + checkpoint_every_s
         if progress is not None and clock() - last_progress >= PROGRESS_EVERY_S:
             last_progress = clock()
             progress(run.summary(stats, clock() - started))
-    run.route(reducer.finish())
+    if finish() if callable(finish) else finish:
+        run.route(reducer.finish())
     run.drain()
     summary = run.summary(stats, clock() - started)
     log.info("ingest done", extra={"json_fields": summary.model_dump()})
@@ -252,6 +266,13 @@ class _Run:
             wake = target if due is None else min(target, max(due, now + 0.001))
             self.sleep(wake - now)
             self.pump()
+
+    def make_durable(self) -> None:
+        """Write and publish everything already emitted (listened documents may still wait)."""
+        if self.writer is not None:
+            self.writer.flush_immutable()
+        if self.publisher is not None:
+            self.publisher.flush()
 
     def drain(self) -> None:
         if self.writer is not None:

@@ -225,6 +225,11 @@ class SessionWriter:
         self.write_log.extend((now, path) for path in written)
         return len(written)
 
+    def flush_immutable(self) -> int:
+        """Write every pending lap, race control message and weather sample now (hold or not):
+        before a checkpoint, so that what the reducer has emitted is durable."""
+        return self._flush_immutable()
+
     def _flush_immutable(self) -> int:
         items, self._immutable = list(self._immutable.items()), {}
         self._immutable_flushed_at = self._clock()

@@ -1,0 +1,68 @@
+"""``record_live_timing``: a bounded run of the live-timing recorder (Cloud Tasks HTTP target).
+
+Body: :class:`shared.services.live_recorder.RecordRequest` as JSON. Answers 200 with the run's
+result; a run that did not reach the end of the feed has already queued the next one. Transient
+failures answer 503 so Cloud Tasks retries (the retry resumes from the checkpoint). A bad body is
+permanent: a direct caller gets 400 problem JSON; a Cloud Tasks delivery (``X-CloudTasks-*``
+headers) is acknowledged with 200 and logged, since retrying cannot fix it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import flask
+import functions_framework
+from pydantic import ValidationError
+
+from functions import _runtime
+from shared.errors import PermanentError, TransientError
+from shared.services.live_recorder import RecordRequest, record
+from shared.tasks import enqueue_http, task_name
+
+log = logging.getLogger("pitlane.record_live_timing")
+QUEUE = "live-timing"
+
+
+def _enqueue_next(req: RecordRequest) -> None:
+    enqueue_http(
+        _runtime.settings(),
+        queue=QUEUE,
+        function="record_live_timing",
+        body=req.model_dump(mode="json"),
+        name=task_name("record", req.key, req.generation),
+    )
+
+
+def _permanent(request: flask.Request, detail: str) -> flask.Response:
+    from_tasks = any(h.lower().startswith("x-cloudtasks-") for h, _ in request.headers.items())
+    log.error("record_live_timing: bad request: %s", detail, extra={"json_fields": {"dropped": 1}})
+    if from_tasks:
+        return flask.jsonify({"status": "dropped", "detail": detail})
+    return _runtime.problem(400, "Bad Request", detail)
+
+
+@functions_framework.http
+def record_live_timing(request: flask.Request) -> flask.Response:
+    settings = _runtime.settings()
+    if request.method != "POST":
+        return _runtime.problem(405, "Method Not Allowed", "POST a RecordRequest as JSON")
+    try:
+        req = RecordRequest.model_validate_json(request.get_data() or b"{}")
+    except ValidationError as exc:
+        return _permanent(request, str(exc).splitlines()[0] + ": " + str(exc.errors()[0]["msg"]))
+    try:
+        result = record(
+            req,
+            db=_runtime.db(),
+            publisher=_runtime.publisher(),
+            settings=settings,
+            http=_runtime.http(),
+            enqueue=_enqueue_next,
+        )
+    except PermanentError as exc:
+        return _permanent(request, str(exc))
+    except TransientError as exc:
+        log.warning("record_live_timing: transient failure, Cloud Tasks retries: %s", exc)
+        return _runtime.problem(503, "Service Unavailable", str(exc))
+    return flask.jsonify(result.model_dump(mode="json"))
