@@ -163,6 +163,7 @@ def ingest(
     finish: bool | Callable[[], bool] = True,
     checkpoint: Callable[[], None] | None = None,
     checkpoint_every_s: float = 5.0,
+    restored: bool = False,
 ) -> IngestSummary:
     """Run ``messages`` through ``reducer`` into Firestore (``db``) and Pub/Sub (``publisher``).
 
@@ -174,10 +175,14 @@ def ingest(
     end of the session stays held. ``checkpoint`` is called every ``checkpoint_every_s`` between
     two messages, after everything the reducer emitted so far (laps, race control, weather,
     events) is durable, so a reducer checkpoint taken there loses nothing if the run dies.
+    ``restored``: the reducer comes from such a checkpoint; every document of its state is then
+    compared with the store once, since the run that died may not have written its last updates
+    of a listened document (those wait up to a second).
     Transient Firestore or Pub/Sub failures propagate; the run is idempotent, so running it again
     is the retry.
     """
     run = _Run(reducer=reducer, db=db, settings=settings, clock=clock, sleep=sleep)
+    run.restored = restored
     if db is not None and publisher is not None:
         run.publisher = EventPublisher(db=db, publisher=publisher, settings=settings, topic=events_topic)
     run.interval_s = interval_s
@@ -233,6 +238,7 @@ class _Run:
         self.waiting = Changes()  # what changed before the session id was known
         self.watermark: datetime | None = None
         self.events_flushed_at = float("-inf")
+        self.restored = False
 
     def route(self, changes: Changes, utc: datetime | None = None) -> None:
         self.events += len(changes.events)
@@ -244,6 +250,8 @@ class _Run:
                 db=self.db, reducer=self.reducer, interval_s=self.interval_s, clock=self.clock
             )
             self.watermark = self.writer.stored_watermark()
+            if self.restored:
+                self.writer.stage_all()
             changes, self.waiting = self.waiting, Changes()
         self.writer.hold = self.watermark is not None and utc is not None and utc <= self.watermark
         self.writer.stage(changes)

@@ -46,12 +46,14 @@ class RecordRequest(BaseModel):
     """The body of a ``record_live_timing`` call (from Cloud Tasks or by hand)."""
 
     model_config = ConfigDict(extra="forbid")
-    source: str = Field(LIVE, min_length=1, max_length=500)
-    session_id: str | None = Field(None, max_length=128)
-    run_seconds: float = Field(480.0, gt=0, le=3300, description="wall seconds this run may read")
-    checkpoint_every_s: float = Field(5.0, gt=0, le=600)
-    speed: float | None = Field(None, ge=0, description="replayable sources: feed seconds per wall second")
-    generation: int = Field(0, ge=0, le=10_000)
+    source: str = Field(default=LIVE, min_length=1, max_length=500)
+    session_id: str | None = Field(default=None, max_length=128)
+    run_seconds: float = Field(default=480.0, gt=0, le=3300, description="wall seconds this run may read")
+    checkpoint_every_s: float = Field(default=5.0, gt=0, le=600)
+    speed: float | None = Field(
+        default=None, ge=0, description="replayable sources: feed seconds per wall second"
+    )
+    generation: int = Field(default=0, ge=0, le=10_000)
 
     @property
     def key(self) -> str:
@@ -156,7 +158,7 @@ def record(
     summary = ingest(meter, reducer=reducer, db=db, publisher=publisher, settings=settings,
                      snapshot=snapshot, speed=req.speed if req.source != LIVE else None,
                      finish=lambda: meter.exhausted, checkpoint=meter.save,
-                     checkpoint_every_s=req.checkpoint_every_s)  # fmt: skip
+                     checkpoint_every_s=req.checkpoint_every_s, restored=cp.position > 0)  # fmt: skip
     meter.save(done=meter.exhausted)
     if not meter.exhausted:
         # Same request, next generation: the checkpoint key (session id or source digest) stays.

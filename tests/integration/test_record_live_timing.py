@@ -37,8 +37,10 @@ def env(firestore_env: str, pubsub: Any, tasks: Any) -> dict[str, str]:
     from google.cloud import tasks_v2
 
     settings = load_settings()
+    topic = gcp.topic_path(settings, "race-events")
     with contextlib.suppress(AlreadyExists):  # the emulator lives for the whole session
-        pubsub.publisher.create_topic(name=gcp.topic_path(settings, "race-events"))
+        pubsub.publisher.create_topic(name=topic)
+    pubsub._topics.append(topic)  # deleted at teardown
     queue = gcp.queue_path(settings, "live-timing")
     parent = queue.rsplit("/queues/", 1)[0]
     if queue not in {q.name for q in tasks.list_queues(parent=parent)}:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from google.api_core.exceptions import AlreadyExists
 
 from infra.cli import main
 from shared.config import Settings
@@ -28,7 +30,8 @@ KEYS += ["firestore_writes"]
 def race_events(pubsub: Any, settings: Settings) -> Iterator[str]:
     """The real ``race-events`` topic name in the test project, with a pull subscription."""
     topic = topic_path(settings, TOPIC)
-    pubsub.publisher.create_topic(request={"name": topic})
+    with contextlib.suppress(AlreadyExists):
+        pubsub.publisher.create_topic(request={"name": topic})
     pubsub._topics.append(topic)  # deleted at teardown with the helper's own
     yield pubsub.make_pull_subscription(topic)
 
