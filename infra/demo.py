@@ -73,9 +73,9 @@ def run(speed: float, keep: bool) -> int:
             f"{session['start_local']} local (UTC{session['gmt_offset']}) = {session['start_utc']}"
             "  [dim]via Pub/Sub -> sync_schedule -> api[/]"
         )
-        httpx.post(
-            f"{urls['upstream']}/_upstream/replay", json={"source": stack.DEFAULT_REPLAY, "speed": speed}
-        )
+        # The replay clock starts when record_live_timing subscribes: it sees the race from the start.
+        replay = {"source": stack.DEFAULT_REPLAY, "speed": speed, "wait_for": 1}
+        httpx.post(f"{urls['upstream']}/_upstream/replay", json=replay, timeout=30).raise_for_status()
         req = RecordRequest(source="live", session_id=SESSION_ID, run_seconds=540)
         enqueue_http(
             stack.settings_for(state.env),
