@@ -28,9 +28,10 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.config import Settings
+from shared.errors import TransientError
 from shared.feed import FeedMessage
 from shared.services.ingest import IngestSummary, ingest, messages_from_source
-from shared.sources.livefeed import open_live_feed
+from shared.sources.livefeed import LiveFeed, open_live_feed
 from shared.timing.reducer import SessionReducer
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 CHECKPOINTS = "live_checkpoints"
 LIVE = "live"
+# SessionStatus values after which a session produces nothing more worth recording.
+SESSION_OVER = frozenset({"Finalised", "Ends"})
+RECONNECT_WAIT_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 
 
 class RecordRequest(BaseModel):
@@ -104,19 +108,15 @@ class _Meter:
 
     def __init__(self, *, messages: Iterator[FeedMessage], cp: _Checkpoint, reducer: SessionReducer,
                  db: firestore.Client, req: RecordRequest, clock: Callable[[], float]) -> None:  # fmt: skip
-        self.messages, self.cp, self.reducer, self.db, self.req, self.clock = (
-            messages,
-            cp,
-            reducer,
-            db,
-            req,
-            clock,
-        )
+        self.messages, self.cp, self.reducer, self.db, self.req = messages, cp, reducer, db, req
+        self.clock = clock
         self.deadline = clock() + req.run_seconds
         self.exhausted = False
 
     def __iter__(self) -> Iterator[FeedMessage]:
         for msg in self.messages:
+            if self.req.source == LIVE and self.reducer.session().status in SESSION_OVER:
+                break  # the live feed stays open after a session; its status says when it is over
             if self.clock() >= self.deadline:
                 return
             self.cp.position += 1
@@ -153,7 +153,8 @@ def record(
         cp = _Checkpoint(key=req.key, source=req.source, generation=req.generation, position=0,
                          updated_utc=datetime.now(UTC))  # fmt: skip
     cp.generation = req.generation
-    messages, snapshot = _open(req, cp, settings=settings, http=http)
+    messages, snapshot = _open(req, cp, settings=settings, http=http, deadline=clock() + req.run_seconds,
+                               clock=clock)  # fmt: skip
     meter = _Meter(messages=messages, cp=cp, reducer=reducer, db=db, req=req, clock=clock)
     summary = ingest(meter, reducer=reducer, db=db, publisher=publisher, settings=settings,
                      snapshot=snapshot, speed=req.speed if req.source != LIVE else None,
@@ -173,17 +174,77 @@ def record(
 
 
 def _open(
-    req: RecordRequest, cp: _Checkpoint, *, settings: Settings, http: httpx.Client
+    req: RecordRequest,
+    cp: _Checkpoint,
+    *,
+    settings: Settings,
+    http: httpx.Client,
+    deadline: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[Iterator[FeedMessage], dict[str, Any] | None]:
     resumed = cp.position > 0
     if req.source == LIVE:
-        feed = open_live_feed(settings.f1_live_url, http=http)
-        after = cp.last_utc
-        fresh = (m for m in feed.messages() if after is None or m.utc > after)
-        return fresh, (None if resumed else feed.snapshot)
+        connect = _Connector(settings=settings, http=http, deadline=deadline, clock=clock, sleep=sleep)
+        feed = connect()
+        return _live(feed, cp, connect), (None if resumed else feed.snapshot)
     source = messages_from_source(req.source, settings=settings, http=http)
     it = iter(source.messages)
     for _ in range(cp.position):
         if next(it, None) is None:
             break
     return it, (None if resumed else source.snapshot)
+
+
+class _Connector:
+    """Opens the live feed, retrying with backoff (0.5 s doubling to 15 s) until the deadline."""
+
+    def __init__(self, *, settings: Settings, http: httpx.Client, deadline: float,
+                 clock: Callable[[], float], sleep: Callable[[float], None]) -> None:  # fmt: skip
+        self.settings, self.http, self.deadline, self.clock, self.sleep = (
+            settings,
+            http,
+            deadline,
+            clock,
+            sleep,
+        )
+        self.attempt = 0
+
+    def __call__(self) -> LiveFeed:
+        while True:
+            try:
+                feed = open_live_feed(self.settings.f1_live_url, http=self.http)
+            except TransientError as exc:
+                self.backoff(exc)
+                continue
+            return feed
+
+    def backoff(self, exc: Exception) -> None:
+        wait = RECONNECT_WAIT_S[min(self.attempt, len(RECONNECT_WAIT_S) - 1)]
+        if self.clock() + wait >= self.deadline:
+            raise TransientError(f"live feed unavailable until the end of this run: {exc}") from exc
+        log.warning("live feed: %s; retrying in %.1f s", exc, wait)
+        self.sleep(wait)
+        self.attempt += 1
+
+
+def _live(feed: LiveFeed, cp: _Checkpoint, connect: _Connector) -> Iterator[FeedMessage]:
+    """The live feed's messages, reconnecting when the connection drops.
+
+    After a (re)connection, messages not newer than the last one already applied are dropped:
+    the hub may resend them. Within one connection every message passes, since the feed's
+    publishers step back in time by a few seconds now and then. Messages sent while no
+    connection was open are lost to the feed; the archive import fills such gaps.
+    """
+    while True:
+        after = cp.last_utc  # the boundary of this connection
+        try:
+            for msg in feed.messages():
+                connect.attempt = 0
+                if after is None or msg.utc > after:
+                    after = None  # past the boundary: the rest of this connection is new
+                    yield msg
+            return  # the server closed the stream cleanly: the feed is over
+        except TransientError as exc:
+            connect.backoff(exc)
+            feed = connect()

@@ -25,6 +25,7 @@ from shared.config import load_settings
 from shared.services.live_recorder import CHECKPOINTS, RecordRequest, record
 from shared.sources.http import make_http_client
 from tests.emulators import TEST_PROJECT, wipe_firestore
+from tests.integration.upstream_fixture import running_upstream
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION = "2018_azerbaijan_grand_prix_r"
@@ -187,3 +188,26 @@ def test_bad_body_is_a_problem_for_callers_and_acknowledged_for_cloud_tasks(
     assert resp.status_code == 400 and resp.headers["content-type"].startswith("application/problem+json")
     resp = httpx.post(fp.url, json={"bogus": 1}, headers={"X-CloudTasks-QueueName": "live-timing"})
     assert resp.status_code == 200 and resp.json()["status"] == "dropped"
+
+
+def test_live_feed_is_recorded_through_connection_failures(env: dict[str, str], firestore_db: Any) -> None:
+    data_dir = load_settings().require_data_dir
+    with running_upstream(data_dir=data_dir, replay_source="livefeed/2024_silverstone_fp1", speed=0) as up:
+        up.add_fault(path_prefix="/signalrcore/negotiate", kind="status", status=503, times=2)
+        os.environ["PITLANE_F1_LIVE_URL"] = up.url
+        settings = load_settings()
+        with make_http_client(settings) as http:
+            result = record(
+                RecordRequest(source="live", run_seconds=120),
+                db=firestore_db,
+                publisher=gcp.publisher_client(settings),
+                settings=settings,
+                http=http,
+                enqueue=_no_enqueue,
+            )
+        negotiations = [r["status"] for r in up.requests() if r["path"] == "/signalrcore/negotiate"]
+    assert negotiations == [503, 503, 200]
+    assert result.status == "finished"
+    assert result.summary is not None and result.summary.session_id == "2024_british_grand_prix_fp1"
+    laps = firestore_db.collection(f"sessions/{result.summary.session_id}/laps").count().get()[0][0].value
+    assert laps == result.summary.laps > 300
