@@ -9,12 +9,15 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from tests.bench import stack_bench, upstream_bench
+from tests.bench import live_bench, reducer_bench, replay_bench, stack_bench, upstream_bench
 from tests.bench.common import Result
 
 BENCHES: dict[str, Callable[[], list[Result]]] = {
     "upstream": upstream_bench.run,
     "stack": stack_bench.run,
+    "reducer": reducer_bench.run,
+    "replay": replay_bench.run,
+    "live": live_bench.run,
 }
 
 
