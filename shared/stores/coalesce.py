@@ -60,6 +60,14 @@ class Coalescer(Generic[K, V]):
         now = self._clock()
         return [(key, self._release(key, now)) for key in list(self._pending)]
 
+    def mark_written(self, key: K, at: float) -> None:
+        """The write of ``key`` completed at clock time ``at``: its interval runs from there.
+
+        A release is only handed to the writer; a slow commit could otherwise land less than
+        ``interval_s`` after the one before it, which is what the interval is there to prevent.
+        """
+        self._last[key] = max(at, self._last.get(key, at))
+
     def _release(self, key: K, now: float) -> V:
         self._last[key] = now
         return self._pending.pop(key)

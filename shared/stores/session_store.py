@@ -222,6 +222,8 @@ class SessionWriter:
             return 0
         written = self._commit(self._resolve(due))
         now = self._clock()
+        for path in written:
+            self._listened.mark_written(path, now)  # the next write waits a full interval after this one
         self.write_log.extend((now, path) for path in written)
         return len(written)
 

@@ -104,3 +104,16 @@ def test_zero_interval_releases_every_offer(clock: FakeClock) -> None:
     assert c.due() == [("a", 2)]
     with pytest.raises(ValueError):
         Coalescer(interval_s=-1)
+
+
+def test_the_interval_runs_from_the_end_of_a_slow_write(clock: FakeClock) -> None:
+    c: Coalescer[str, int] = Coalescer(interval_s=1.0, clock=clock)
+    c.offer("doc", 1)
+    assert c.due() == [("doc", 1)]
+    clock.now += 0.4  # the commit took 0.4 s
+    c.mark_written("doc", clock())
+    c.offer("doc", 2)
+    clock.now += 0.7  # 1.1 s after the release, 0.7 s after the write landed
+    assert c.due() == []
+    clock.now += 0.3
+    assert c.due() == [("doc", 2)]
