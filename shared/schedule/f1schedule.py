@@ -2,8 +2,12 @@
 
 The feed is a pandas ``to_json(orient="columns")`` dump: each column (``event_name``,
 ``session1``, ``session1_date``, ...) maps a row index (as a string) to a value. Session dates
-are local wall-clock times at the circuit; ``gmt_offset`` (``"+04:00"``) converts them to UTC.
-Rows that cannot be read are skipped and counted, never fatal.
+are local wall-clock times at the circuit. The feed gives one ``gmt_offset`` per event, the one
+of race day, which is an hour off for sessions before a daylight-saving change within the weekend
+(Mexico City 2018, 2019, 2022; Melbourne 2023; Portimão 2020): so UTC comes from the circuit's
+IANA zone (:mod:`shared.schedule.circuits`) and each session carries the offset of its own start;
+the published offset is the fallback for a place the table does not know. Rows that cannot be
+read are skipped and counted, never fatal.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.errors import BadRequestError, PitlaneError
 from shared.ids import meeting_id, session_code
 from shared.models.schedule import Meeting, Session
+from shared.schedule.circuits import format_offset, zone_for
 
 log = logging.getLogger(__name__)
 _SESSION_SLOTS = 5
@@ -65,6 +71,7 @@ def _parse_row(payload: dict[str, Any], row: str, year: int, mid: str) -> tuple[
     offset_text = str(payload["gmt_offset"][row])
     offset = parse_offset(offset_text)
     rnd = int(payload["round_number"][row])
+    zone = zone_for(str(payload["location"][row]), str(payload["country"][row]), offset_text)
     sessions: list[Session] = []
     for slot in range(1, _SESSION_SLOTS + 1):
         sname = payload.get(f"session{slot}", {}).get(row)
@@ -72,6 +79,7 @@ def _parse_row(payload: dict[str, Any], row: str, year: int, mid: str) -> tuple[
         if not sname or not sdate:
             continue
         local = datetime.fromisoformat(str(sdate)).replace(tzinfo=None)
+        start_utc, session_offset = local_to_utc(local, zone=zone, fallback=offset)
         sessions.append(
             Session(
                 session_id=f"{mid}_{session_code(sname)}",
@@ -80,9 +88,10 @@ def _parse_row(payload: dict[str, Any], row: str, year: int, mid: str) -> tuple[
                 round=rnd,
                 name=sname,
                 code=session_code(sname),
-                start_utc=(local - offset).replace(tzinfo=UTC),
+                start_utc=start_utc,
                 start_local=local,
-                gmt_offset=offset_text,
+                gmt_offset=session_offset,
+                time_zone=zone,
             )
         )
     if not sessions:
@@ -100,5 +109,17 @@ def _parse_row(payload: dict[str, Any], row: str, year: int, mid: str) -> tuple[
         start_utc=min(s.start_utc for s in sessions),
         end_utc=max(s.start_utc for s in sessions),
         session_ids=[s.session_id for s in sessions],
+        time_zone=zone,
     )
     return meeting, sessions
+
+
+def local_to_utc(local: datetime, *, zone: str | None, fallback: timedelta) -> tuple[datetime, str]:
+    """A naive circuit wall-clock time -> (aware UTC, ``"+HH:MM"`` offset then); through ``zone``
+    when known (an ambiguous hour takes its first occurrence), else with the ``fallback`` offset."""
+    if zone is None:
+        return (local - fallback).replace(tzinfo=UTC), format_offset(fallback)
+    aware = local.replace(tzinfo=ZoneInfo(zone))
+    offset = aware.utcoffset()
+    assert offset is not None
+    return aware.astimezone(UTC), format_offset(offset)
