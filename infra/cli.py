@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "infra.upstream.cli",
     "infra.deploy",
     "infra.replay_cli",
+    "infra.races_cli",
 )
 
 
