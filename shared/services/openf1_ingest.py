@@ -157,7 +157,16 @@ def _stored(snap: Any, model: type[Any]) -> Any:
 
 
 def _fetch(client: OpenF1Client, endpoint: str, state: OpenF1State) -> list[dict[str, Any]]:
-    return client.get(endpoint, *filters_for(endpoint, state))
+    """One endpoint's records. An endpoint the server does not serve at all (404 other than
+    OpenF1's "No results found", as a stand-in without that recording answers) is a gap in the
+    data, not a failure: logged, and the session is built from the other endpoints."""
+    try:
+        return client.get(endpoint, *filters_for(endpoint, state))
+    except NotFoundError as exc:
+        if endpoint in ("sessions", "meetings"):
+            raise
+        log.warning("openf1 %s: not served (%s); left out", endpoint, exc)
+        return []
 
 
 def ingest_openf1_session(
