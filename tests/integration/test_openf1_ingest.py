@@ -11,7 +11,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from shared.config import Settings, load_settings
 from shared.events import TOPIC
 from shared.gcp import topic_path
 from shared.openf1.state import POLL_ORDER, OpenF1State
-from shared.services.openf1_ingest import PollResult, ingest_openf1_session, poll_live
+from shared.services.openf1_ingest import PollResult, ingest_openf1_session, poll_live, poll_tick
 from shared.sources.http import make_http_client
 from shared.sources.openf1 import OpenF1Client
 from shared.stores import openf1_polls
@@ -222,3 +222,23 @@ def test_cli_prints_the_summary_last(
     assert list(summary) == [*keys, "firestore_writes"]
     assert "openf1: session 9606" in err
     assert summary["events_published"] > 1159  # lap_completed for every lap, pit_in for every stop
+
+
+def test_tick_takes_over_only_when_the_live_feed_is_quiet(
+    upstream: Upstream, firestore_db: Any, settings: Settings
+) -> None:
+    """At 13:00 UTC on race day (session 9606 is OpenF1's latest), with record_live_timing's
+    checkpoint 10 s old the tick leaves the session to it; 31 s old, OpenF1 takes over."""
+    race_time = datetime(2024, 9, 22, 13, tzinfo=UTC)
+    checkpoint = firestore_db.collection("live_checkpoints").document(SID)
+    with _client(upstream.url) as client:
+        tick = {"client": client, "db": firestore_db, "publisher": None, "settings": settings}
+        checkpoint.set({"updated_utc": race_time - timedelta(seconds=10)})
+        quiet = poll_tick(**tick, now=lambda: race_time, budget_s=2.0, every_s=1.0)
+        assert (quiet.status, quiet.session_id) == ("live_feed_active", SID)
+        assert not _lap_docs(firestore_db)
+        checkpoint.set({"updated_utc": race_time - timedelta(seconds=31)})
+        took_over = poll_tick(**tick, now=lambda: race_time, budget_s=2.0, every_s=1.0)
+        assert poll_tick(**tick, now=lambda: race_time + timedelta(days=1)).status == "not_live"
+    assert (took_over.status, took_over.session_key) == ("polled", RACE) and took_over.cycles >= 1
+    assert len(_lap_docs(firestore_db)) > 1100
