@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -29,17 +30,19 @@ def point_at(server: Upstream) -> None:
     get_settings.cache_clear()
 
 
-@pytest.fixture
-def schedule_events(pubsub: PubSubHelper) -> str:
+def subscribe_schedule_events(pubsub: PubSubHelper) -> str:
     """A fresh pull subscription on ``schedule-events`` (the topic the function publishes to)."""
     from google.api_core.exceptions import AlreadyExists
 
     path = topic_path(load_settings(), "schedule-events")
-    try:
+    with contextlib.suppress(AlreadyExists):
         pubsub.publisher.create_topic(request={"name": path})
-    except AlreadyExists:
-        pass
     return pubsub.make_pull_subscription(path)
+
+
+@pytest.fixture
+def schedule_events(pubsub: PubSubHelper) -> str:
+    return subscribe_schedule_events(pubsub)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ timelines, and the Cloud Tasks of sessions starting soon."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -17,13 +18,14 @@ import functions_framework
 import pytest
 from google.cloud.firestore import FieldFilter
 
+from infra import schedule_cli
 from shared.config import Settings, get_settings, load_settings
 from shared.gcp import publisher_client
 from shared.services.schedule_sync import SyncOptions, sync_season
 from shared.sources.http import make_http_client
 from shared.stores.schedule import get_timeline, resolve_meeting
 from tests.emulators import PubSubHelper, RequestSink
-from tests.integration.test_schedule_sync import ROOT, point_at, schedule_events, tick  # noqa: F401
+from tests.integration.test_schedule_sync import ROOT, point_at, subscribe_schedule_events, tick
 from tests.integration.upstream_fixture import Upstream, running_upstream
 
 SINGAPORE = "2024_singapore_grand_prix"
@@ -48,6 +50,11 @@ def data_copy(tmp_path: Path, test_env: dict[str, str]) -> Path:
 
 
 @pytest.fixture
+def schedule_events(pubsub: PubSubHelper) -> str:
+    return subscribe_schedule_events(pubsub)
+
+
+@pytest.fixture
 def upstream_copy(firestore_env: str, schedule_events: str, data_copy: Path) -> Iterator[Upstream]:
     with running_upstream(data_dir=data_copy) as server:
         point_at(server)
@@ -66,11 +73,12 @@ def _messages(pubsub: PubSubHelper, subscription: str, **kw: Any) -> list[Any]:
 
 
 def test_singapore_2024_from_openf1_in_singapore_time(
+    *,
     client: Any,
     firestore_db: Any,
     upstream_copy: Upstream,
     pubsub: PubSubHelper,
-    schedule_events: str,  # noqa: F811
+    schedule_events: str,
 ) -> None:
     assert tick(client, {"reason": "hourly", "season": 2024}).status_code == 200
     sessions = [
@@ -103,12 +111,13 @@ def test_singapore_2024_from_openf1_in_singapore_time(
 
 
 def test_an_upstream_change_is_one_message_and_a_resync_none(
+    *,
     client: Any,
     firestore_db: Any,
     upstream_copy: Upstream,
     data_copy: Path,
     pubsub: PubSubHelper,
-    schedule_events: str,  # noqa: F811
+    schedule_events: str,
 ) -> None:
     assert tick(client, {"reason": "hourly", "season": 2024}).status_code == 200
     assert len(_messages(pubsub, schedule_events, expected=123, timeout=20)) == 123
@@ -212,3 +221,24 @@ def test_2025_sprint_weekend_timeline_in_a_named_zone(
     assert sprint.start_in_tz.isoformat() == "2025-07-26T06:00:00-04:00"
     miami = get_timeline(firestore_db, "2025_miami_grand_prix")
     assert miami is not None and {e.series for e in miami.entries} == {"f1", "f1-academy"}
+
+
+def test_cli_prints_a_json_summary_last(
+    firestore_db: Any, upstream_copy: Upstream, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    parser = argparse.ArgumentParser()
+    schedule_cli.register(parser.add_subparsers())
+    args = parser.parse_args(
+        ["schedule", "sync", "--season", "2024", "--no-tasks", "--state-dir", str(tmp_path)]
+    )
+    assert args.func(args) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (first["meetings"], first["sessions"], first["changes"], first["tasks_enqueued"]) == (
+        25,
+        123,
+        123,
+        0,
+    )
+    assert args.func(args) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (again["changes"], again["created"], again["updated"]) == (0, 0, 0)
