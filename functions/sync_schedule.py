@@ -56,7 +56,11 @@ def sync_schedule(event: CloudEvent) -> None:
     if tick.reason == "weekend" and not weekend_now(_runtime.db(), now):
         log.info("schedule tick skipped: no race weekend now")
         return
-    options = SyncOptions() if tick.horizon_h is None else SyncOptions(horizon_h=tick.horizon_h)
+    # Reminder tasks stay off until their target, the notify function (issue 7), is deployed:
+    # Cloud Tasks would otherwise retry each one against a missing endpoint.
+    options = SyncOptions(
+        reminders=False, **({} if tick.horizon_h is None else {"horizon_h": tick.horizon_h})
+    )
     sync_season(
         tick.season or now.year,
         db=_runtime.db(),

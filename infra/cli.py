@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "infra.deploy",
     "infra.replay_cli",
     "infra.races_cli",
+    "infra.schedule_cli",
 )
 
 
