@@ -58,9 +58,9 @@ def sync_schedule(event: CloudEvent) -> None:
         return
     # Reminder tasks stay off until their target, the notify function (issue 7), is deployed:
     # Cloud Tasks would otherwise retry each one against a missing endpoint.
-    options = SyncOptions(
-        reminders=False, **({} if tick.horizon_h is None else {"horizon_h": tick.horizon_h})
-    )
+    options = SyncOptions(reminders=False)
+    if tick.horizon_h is not None:
+        options = options.model_copy(update={"horizon_h": tick.horizon_h})
     sync_season(
         tick.season or now.year,
         db=_runtime.db(),
