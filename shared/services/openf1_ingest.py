@@ -218,12 +218,12 @@ def poll_live(
     a previous run to release the lease, else answers ``busy``."""
     owner = owner or uuid.uuid4().hex
     started = clock()
-    deadline = started + budget_s
     ttl = budget_s + LEASE_MARGIN_S
     while not openf1_polls.acquire_lease(db, session_key, owner=owner, now=now(), ttl_s=ttl):
         if clock() - started >= lease_wait_s:
             return PollResult(status="busy", session_key=session_key)
         sleep(1.0)
+    deadline = clock() + budget_s  # the budget is for polling; the lease wait comes on top
     try:
         cp = openf1_polls.load_checkpoint(db, session_key)
         saved = cp.unpack() if cp is not None else None

@@ -149,7 +149,7 @@ def test_overlapping_poll_runs_never_duplicate(
     for run in runs:
         run.join(timeout=60)
     assert sorted(r.status for r in results) == ["polled", "polled"]  # the second waited for the lease
-    assert sum(r.cycles for r in results) >= 4
+    assert all(r.cycles >= 1 for r in results) and sum(r.cycles for r in results) >= 3, results
     expected = OpenF1State(session_key=RACE)
     for endpoint in POLL_ORDER:
         expected.apply_records(endpoint, _raw(data_dir, endpoint))
