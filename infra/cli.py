@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "infra.replay_cli",
     "infra.races_cli",
     "infra.schedule_cli",
+    "infra.openf1_cli",
 )
 
 

@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -104,7 +104,7 @@ class _Sink:
                 return
             self._read_base()
             # SessionWriter reads a SessionSource (shared.timing.readable); OpenF1State is one.
-            self.writer = SessionWriter(db=self.db, reducer=cast(Any, self.state))
+            self.writer = SessionWriter(db=self.db, reducer=self.state)
         changes, self.waiting = self.waiting, Changes()
         changes.laps = self._merge_stored(changes.laps)
         self.writer.stage(changes)

@@ -38,7 +38,8 @@ from shared.timing.models import (
 if TYPE_CHECKING:
     from google.cloud import firestore
 
-    from shared.timing.reducer import Changes, SessionReducer
+    from shared.timing.readable import SessionSource
+    from shared.timing.reducer import Changes
 
 SESSIONS = "sessions"
 BATCH = 400  # Firestore allows 500 writes per batch (and per commit); stay clear of it.
@@ -105,7 +106,7 @@ class SessionWriter:
         self,
         *,
         db: firestore.Client,
-        reducer: SessionReducer,
+        reducer: SessionSource,
         interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
