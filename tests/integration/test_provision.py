@@ -19,7 +19,7 @@ from google.pubsub_v1.services.publisher.transports import PublisherGrpcTranspor
 from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
 from infra.local import emulators
-from infra.manifest import Manifest, load_manifest
+from infra.manifest import Manifest, TopicTrigger, load_manifest
 from infra.provision import ProvisionReport, provision
 from shared.config import Settings, load_settings
 from shared.gcp import tasks_client
@@ -82,7 +82,12 @@ def clients(local: dict[str, str]) -> tuple[Any, Any]:
     )
 
 
-URLS = {"sync_schedule": "http://127.0.0.1:9/sync_schedule"}
+# Every topic-triggered function of the manifest gets a push URL (nothing listens there).
+URLS = {
+    name: f"http://127.0.0.1:9/{name}"
+    for name, fn in load_manifest().functions.items()
+    if isinstance(fn.trigger, TopicTrigger)
+}
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +105,8 @@ def test_first_run_creates_every_manifest_resource(first_run: ProvisionReport, m
     expected |= {("queue", q.name) for q in manifest.queues}
     expected |= {("scheduler-job", j.name) for j in manifest.scheduler}
     expected |= {("subscription", f"{t.dead_letter_topic}-sub") for t in manifest.topics if t.dead_letter}
-    expected |= {("subscription", "sync_schedule")}
+    expected |= {("subscription", name) for name in URLS}
+    assert "sync_schedule" in URLS
     assert set(statuses) == expected
     assert set(statuses.values()) == {"created"}
     assert first_run.changed
