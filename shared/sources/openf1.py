@@ -46,13 +46,14 @@ FINAL_AFTER = timedelta(hours=1)
 # Endpoints describing the calendar rather than one session's data: never treated as final.
 _CALENDAR = frozenset({"meetings", "sessions"})
 
-_limiters: dict[tuple[float, int], SlidingWindowLimiter] = {}
+_limiters: dict[tuple[str, float, int], SlidingWindowLimiter] = {}
 _limiters_lock = threading.Lock()
 
 
 def shared_limiter(settings: Settings) -> SlidingWindowLimiter:
-    """The process's one limiter for these rates, built on first use (never at import)."""
-    key = (settings.openf1_rate_per_s, settings.openf1_rate_per_min)
+    """The process's one limiter for this server and these rates, built on first use (never at
+    import). Quotas are per server: another base URL (a test's own upstream) has its own."""
+    key = (settings.openf1_url, settings.openf1_rate_per_s, settings.openf1_rate_per_min)
     with _limiters_lock:
         if key not in _limiters:
             windows = windows_for(settings.openf1_rate_per_s, settings.openf1_rate_per_min)
