@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     openf1_token: SecretStr | None = None
     openf1_cache_size: int = Field(256, ge=0, le=100_000)
     openf1_cache_ttl_s: float = Field(3600.0, ge=0)
+    # Import quotas, calls an hour per upstream host, shared by every instance through the Firestore
+    # ledger (shared.imports.quota): Jolpica publishes 200 an hour (FastF1 goes through it); the
+    # other hosts (F1 archive, f1schedule, MultiViewer) publish none, 500 keeps imports polite.
+    quota_jolpica_per_hour: int = Field(200, ge=0, le=100_000)
+    quota_default_per_hour: int = Field(500, ge=0, le=100_000)
 
     @field_validator(
         "f1_static_url", "f1_live_url", "openf1_url", "jolpica_url", "f1_schedule_url", mode="after"
