@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from infra.local.stack import DEFAULT_STATE_DIR
-from infra.replay_cli import _settings
+from infra.local.stack import DEFAULT_STATE_DIR, cli_settings
 from shared.errors import ConfigError
 from shared.services.ingest import summary_line
 from shared.services.openf1_ingest import ingest_openf1_session
@@ -35,7 +34,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle_ingest(args: argparse.Namespace) -> int:
-    settings = _settings(args.state_dir)
+    settings = cli_settings(args.state_dir)
     if settings.env == "prod":
         raise ConfigError("pitlane openf1 ingest does not write into PITLANE_ENV=prod")
     from shared.gcp import firestore_client, publisher_client

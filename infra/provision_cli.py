@@ -11,10 +11,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, read_state, settings_for
+from infra.local.stack import DEFAULT_STATE_DIR, cli_settings, read_state
 from infra.manifest import MANIFEST_PATH, load_manifest
 from infra.provision import provision
-from shared.config import load_settings
 from shared.errors import ConfigError
 
 
@@ -34,11 +33,8 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = cli_settings(args.state_dir)
     state = read_state(args.state_dir)
-    if state is not None and not settings.uses_emulators and settings.project == LOCAL_PROJECT:
-        # A shell that did not source stack.env still means the running local stack.
-        settings = settings_for(state.env)
     manifest = load_manifest(args.manifest)
     function_urls: dict[str, str] = {}
     if settings.pubsub_emulator_host:

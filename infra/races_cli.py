@@ -22,8 +22,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, read_state, settings_for
-from shared.config import Settings, load_settings
+from infra.local.stack import DEFAULT_STATE_DIR, cli_settings
+from shared.config import Settings
 from shared.errors import BadRequestError, ConfigError
 
 
@@ -47,14 +47,6 @@ def register(subparsers: Any) -> None:
     importer.set_defaults(func=handle_import)
 
 
-def _settings(state_dir: Path) -> Settings:
-    settings = load_settings()
-    state = read_state(state_dir)
-    if state is not None and not settings.uses_emulators and settings.project == LOCAL_PROJECT:
-        settings = settings_for(state.env)  # a shell that did not source stack.env means the stack
-    return settings
-
-
 def _db(settings: Settings) -> Any:
     from shared.gcp import firestore_client
 
@@ -66,7 +58,7 @@ def handle_map(args: argparse.Namespace) -> int:
     from shared.sources.http import make_http_client
     from shared.sources.openf1 import OpenF1Client
 
-    settings = _settings(args.state_dir)
+    settings = cli_settings(args.state_dir)
     with make_http_client(settings) as http:
         client = OpenF1Client(settings=settings, http=http)
         report = map_races(db=_db(settings), client=client, settings=settings, season=args.season)
@@ -85,7 +77,7 @@ def handle_map(args: argparse.Namespace) -> int:
 def handle_unmapped(args: argparse.Namespace) -> int:
     from shared.services.race_mapping import unmapped_races
 
-    races = unmapped_races(_db(_settings(args.state_dir)))
+    races = unmapped_races(_db(cli_settings(args.state_dir)))
     for race in races:
         print(f"{race.race_id}\t{race.date}\t{race.name}\t{race.reason}")
     print(f"races: {len(races)} unmapped", file=sys.stderr)
@@ -121,7 +113,7 @@ def load_race_list(path: Path) -> list[Any]:
 def handle_import(args: argparse.Namespace) -> int:
     from shared.stores.races import import_races
 
-    settings = _settings(args.state_dir)
+    settings = cli_settings(args.state_dir)
     if settings.env == "prod":
         raise ConfigError("pitlane races import does not write into PITLANE_ENV=prod")
     races = load_race_list(args.file)

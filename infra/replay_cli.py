@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, read_state, settings_for
-from shared.config import Settings, load_settings
+from infra.local.stack import DEFAULT_STATE_DIR, cli_settings
 from shared.errors import ConfigError
 from shared.services.ingest import IngestSummary, ingest, messages_from_source, summary_line
 from shared.sources.http import make_http_client
@@ -53,14 +52,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=handle)
 
 
-def _settings(state_dir: Path) -> Settings:
-    settings = load_settings()
-    state = read_state(state_dir)
-    if state is not None and not settings.uses_emulators and settings.project == LOCAL_PROJECT:
-        settings = settings_for(state.env)  # a shell that did not source stack.env means the stack
-    return settings
-
-
 def _progress(summary: IngestSummary) -> None:
     print(
         f"replay: {summary.messages} messages, {summary.laps} laps, {summary.events_published} events, "
@@ -71,7 +62,7 @@ def _progress(summary: IngestSummary) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    settings = _settings(args.state_dir)
+    settings = cli_settings(args.state_dir)
     if not args.dry_run and settings.env == "prod":
         raise ConfigError("pitlane replay does not write into PITLANE_ENV=prod")
     with make_http_client(settings) as http:

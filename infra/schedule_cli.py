@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra.local.stack import DEFAULT_STATE_DIR, LOCAL_PROJECT, read_state, settings_for
-from shared.config import Settings, load_settings
+from infra.local.stack import DEFAULT_STATE_DIR, cli_settings
 from shared.gcp import firestore_client, publisher_client
 from shared.services.schedule_sync import SyncOptions, sync_season
 from shared.sources.http import make_http_client
@@ -33,18 +32,10 @@ def register(subparsers: Any) -> None:
     sync.set_defaults(func=handle_sync)
 
 
-def _settings(state_dir: Path) -> Settings:
-    settings = load_settings()
-    state = read_state(state_dir)
-    if state is not None and not settings.uses_emulators and settings.project == LOCAL_PROJECT:
-        settings = settings_for(state.env)  # a shell that did not source stack.env means the stack
-    return settings
-
-
 def handle_sync(args: argparse.Namespace) -> int:
     if args.season is not None and not 1950 <= args.season <= 2100:
         raise SystemExit("pitlane schedule sync: --season must be between 1950 and 2100")
-    settings = _settings(args.state_dir)
+    settings = cli_settings(args.state_dir)
     options = SyncOptions()
     if args.no_tasks:
         options = SyncOptions(horizon_h=0)

@@ -162,6 +162,17 @@ def settings_for(env: dict[str, str]) -> Settings:
     )
 
 
+def cli_settings(state_dir: Path = DEFAULT_STATE_DIR) -> Settings:
+    """Settings for a CLI command: the environment's, or, when it names no emulators and the
+    default local project while the local stack runs, the stack's (a shell that did not
+    ``source .pitlane/stack.env`` still means the running stack)."""
+    settings = load_settings()
+    state = read_state(state_dir)
+    if state is not None and not settings.uses_emulators and settings.project == LOCAL_PROJECT:
+        return settings_for(state.env)
+    return settings
+
+
 def defined_targets(source: Path) -> set[str]:
     """Top-level names ``source`` defines or imports (functions-framework's possible targets)."""
     if not source.is_file():
