@@ -60,6 +60,21 @@ def problem(status: int, title: str, detail: str) -> flask.Response:
     return resp
 
 
+def task_permanent_error(request: flask.Request, detail: str, *, function: str) -> flask.Response:
+    """A permanent failure of an HTTP function that Cloud Tasks calls.
+
+    Cloud Tasks retries anything but 2xx, and retrying cannot fix a bad request: a delivery from
+    Cloud Tasks (``X-CloudTasks-*`` headers) is acknowledged with 200 ``dropped`` and logged; a
+    direct caller gets 400 problem JSON.
+    """
+    log.error(
+        "%s: bad request: %s", function, detail, extra={"json_fields": {"function": function, "dropped": 1}}
+    )
+    if any(h.lower().startswith("x-cloudtasks-") for h, _ in request.headers.items()):
+        return flask.jsonify({"status": "dropped", "detail": detail})
+    return problem(400, "Bad Request", detail)
+
+
 def pubsub_payload(event: CloudEvent, model: type[P]) -> P:
     """The JSON body of a Pub/Sub CloudEvent, validated as ``model``; ``BadRequestError`` if not."""
     data: Any = event.get_data()

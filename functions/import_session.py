@@ -19,18 +19,8 @@ from pydantic import ValidationError
 
 from functions import _runtime
 from shared.errors import PermanentError, TransientError
-from shared.services.session_import import ImportRequest
-from shared.services.session_import import import_session as run_import
 
 log = logging.getLogger("pitlane.import_session")
-
-
-def _permanent(request: flask.Request, detail: str) -> flask.Response:
-    from_tasks = any(h.lower().startswith("x-cloudtasks-") for h, _ in request.headers.items())
-    log.error("import_session: bad request: %s", detail, extra={"json_fields": {"dropped": 1}})
-    if from_tasks:
-        return flask.jsonify({"status": "dropped", "detail": detail})
-    return _runtime.problem(400, "Bad Request", detail)
 
 
 @functions_framework.http
@@ -38,14 +28,21 @@ def import_session(request: flask.Request) -> flask.Response:
     settings = _runtime.settings()
     if request.method != "POST":
         return _runtime.problem(405, "Method Not Allowed", "POST an ImportRequest as JSON")
+    # FastF1 and pandas load here, not at import: functions/main.py imports every entry point,
+    # and the other functions' cold starts must not pay for them.
+    from shared.services.session_import import ImportRequest
+    from shared.services.session_import import import_session as run_import
+
     try:
         req = ImportRequest.model_validate_json(request.get_data() or b"{}")
     except ValidationError as exc:
-        return _permanent(request, str(exc).splitlines()[0] + ": " + str(exc.errors()[0]["msg"]))
+        return _runtime.task_permanent_error(
+            request, str(exc).splitlines()[0] + ": " + str(exc.errors()[0]["msg"]), function="import_session"
+        )
     try:
         result = run_import(req, db=_runtime.db(), settings=settings)
     except PermanentError as exc:
-        return _permanent(request, str(exc))
+        return _runtime.task_permanent_error(request, str(exc), function="import_session")
     except TransientError as exc:
         log.warning("import_session: transient failure, Cloud Tasks retries: %s", exc)
         return _runtime.problem(503, "Service Unavailable", str(exc))

@@ -34,14 +34,6 @@ def _enqueue_next(req: RecordRequest) -> None:
     )
 
 
-def _permanent(request: flask.Request, detail: str) -> flask.Response:
-    from_tasks = any(h.lower().startswith("x-cloudtasks-") for h, _ in request.headers.items())
-    log.error("record_live_timing: bad request: %s", detail, extra={"json_fields": {"dropped": 1}})
-    if from_tasks:
-        return flask.jsonify({"status": "dropped", "detail": detail})
-    return _runtime.problem(400, "Bad Request", detail)
-
-
 @functions_framework.http
 def record_live_timing(request: flask.Request) -> flask.Response:
     settings = _runtime.settings()
@@ -50,7 +42,11 @@ def record_live_timing(request: flask.Request) -> flask.Response:
     try:
         req = RecordRequest.model_validate_json(request.get_data() or b"{}")
     except ValidationError as exc:
-        return _permanent(request, str(exc).splitlines()[0] + ": " + str(exc.errors()[0]["msg"]))
+        return _runtime.task_permanent_error(
+            request,
+            str(exc).splitlines()[0] + ": " + str(exc.errors()[0]["msg"]),
+            function="record_live_timing",
+        )
     try:
         result = record(
             req,
@@ -61,7 +57,7 @@ def record_live_timing(request: flask.Request) -> flask.Response:
             enqueue=_enqueue_next,
         )
     except PermanentError as exc:
-        return _permanent(request, str(exc))
+        return _runtime.task_permanent_error(request, str(exc), function="record_live_timing")
     except TransientError as exc:
         log.warning("record_live_timing: transient failure, Cloud Tasks retries: %s", exc)
         return _runtime.problem(503, "Service Unavailable", str(exc))
