@@ -9,8 +9,11 @@ It keeps the grant times of the last ``max(limits)`` requests (a sliding-window 
 may start when, for each window ``(limit, period)``, fewer than ``limit`` grants are younger than
 ``period`` seconds. Unlike a token bucket this never allows a burst across a window boundary, so
 no interval of ``period`` seconds, wherever it starts, holds more than ``limit`` grants.
-``margin_s`` widens each window a little: the server counts arrival times, which differ from ours
-by network jitter. :meth:`pause` holds every caller back (after a 429 with ``Retry-After``).
+``margin_s`` and ``margin_fraction`` (of each window's period) widen each window a little: the
+server counts arrival times, which lag our grant times by a variable amount (thread scheduling,
+connection set-up, network jitter); a lag of a second on the first request of a minute must not
+let a 41st request into the server's minute. :meth:`pause` holds every caller back (after a 429
+with ``Retry-After``).
 
 Times come from ``clock`` (seconds, monotonic) and waits go through ``sleep``; tests inject both.
 """
@@ -54,6 +57,7 @@ class SlidingWindowLimiter:
         windows: list[Window],
         *,
         margin_s: float = 0.0,
+        margin_fraction: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -61,6 +65,7 @@ class SlidingWindowLimiter:
             raise ValueError("a limiter needs at least one window")
         self.windows = sorted(windows, key=lambda w: w.period_s)
         self.margin_s = margin_s
+        self.margin_fraction = margin_fraction
         self._clock = clock
         self._sleep = sleep
         self._grants: deque[float] = deque(maxlen=max(w.limit for w in self.windows))
@@ -78,7 +83,8 @@ class SlidingWindowLimiter:
                 if len(self._grants) >= window.limit:
                     # The limit-th most recent grant must have left the window.
                     oldest = self._grants[-window.limit]
-                    wait = max(wait, oldest + window.period_s + self.margin_s - now)
+                    margin = self.margin_s + window.period_s * self.margin_fraction
+                    wait = max(wait, oldest + window.period_s + margin - now)
             if wait > 0:
                 return wait
             self._grants.append(now)

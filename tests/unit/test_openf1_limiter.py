@@ -73,6 +73,16 @@ def test_margin_widens_each_window() -> None:
     assert limiter.acquire() == pytest.approx(1.05)
 
 
+def test_margin_fraction_scales_with_the_window() -> None:
+    clock = FakeClock()
+    windows = [Window(2, 1.0), Window(3, 60.0)]
+    limiter = SlidingWindowLimiter(windows, margin_fraction=0.03, clock=clock, sleep=clock.sleep)
+    limiter.acquire()
+    limiter.acquire()
+    assert limiter.acquire() == pytest.approx(1.03)  # the second's window: 30 ms wider
+    assert limiter.acquire() == pytest.approx(61.8 - 1.03)  # the minute's: 1.8 s wider
+
+
 def test_pause_holds_everyone_back() -> None:
     clock = FakeClock()
     limiter = _limiter(clock)
