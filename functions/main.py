@@ -7,8 +7,9 @@ functions/main.py --target <name>``.
 
 from functions.api import api
 from functions.import_session import import_session
+from functions.plan_imports import plan_imports
 from functions.poll_openf1_live import poll_openf1_live
 from functions.record_live_timing import record_live_timing
 from functions.sync_schedule import sync_schedule
 
-__all__ = ["api", "import_session", "poll_openf1_live", "record_live_timing", "sync_schedule"]
+__all__ = ["api", "import_session", "plan_imports", "poll_openf1_live", "record_live_timing", "sync_schedule"]

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "infra.races_cli",
     "infra.schedule_cli",
     "infra.openf1_cli",
+    "infra.gaps_cli",
 )
 
 
