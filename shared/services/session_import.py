@@ -25,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.config import Settings
 from shared.errors import TransientError
+from shared.feed.archive import STREAM_SUFFIX
 from shared.imports import extract, quota
-from shared.imports.gaps import DataType, Host, ImportState, SessionSpec, estimate_calls
+from shared.imports.gaps import TOPICS, DataType, Host, ImportState, SessionSpec, estimate_calls
 from shared.stores import imports as store
 from shared.stores.session_store import lap_path, race_control_path, weather_path
 from shared.timing.models import SessionLive
@@ -118,7 +119,12 @@ def _point_fastf1(settings: Settings, counter: Callable[[Any], None]) -> None:
         http.hooks["response"].append(counter)
 
 
-def _counter(settings: Settings, calls: dict[Host, int]) -> Callable[..., Any]:
+def _counter(
+    settings: Settings, calls: dict[Host, int], missing: set[str] | None = None
+) -> Callable[..., Any]:
+    """A requests hook counting real HTTP calls per host; archive topics answered 404 go to
+    ``missing`` (the archive does not have them: retrying cannot help)."""
+
     def count(resp: Any, *args: Any, **kwargs: Any) -> Any:
         # requests-cache dispatches hooks again on the response it returns: count each one once
         if getattr(resp, "from_cache", False) or getattr(resp, "_pitlane_counted", False):
@@ -128,6 +134,9 @@ def _counter(settings: Settings, calls: dict[Host, int]) -> Callable[..., Any]:
         host = _host_of(str(resp.url), settings)
         if host is not None:
             calls[host] = calls.get(host, 0) + 1 + len(getattr(retries, "history", ()) or ())
+        url = str(resp.url).split("?", 1)[0]
+        if missing is not None and getattr(resp, "status_code", 0) == 404 and url.endswith(STREAM_SUFFIX):
+            missing.add(url.rsplit("/", 1)[-1].removesuffix(STREAM_SUFFIX))
         return resp
 
     count._pitlane = 1  # type: ignore[attr-defined]
@@ -168,7 +177,8 @@ def import_session(
     reserved = _estimate(req, code, wanted)
     if not quota.reserve_all(db, reserved, limits=quota.limits(settings), now=started):
         raise TransientError(f"import quota used up this hour: {reserved}")
-    _point_fastf1(settings, _counter(settings, result.calls))
+    absent: set[str] = set()  # archive topics that answered 404
+    _point_fastf1(settings, _counter(settings, result.calls, absent))
     try:
         session = fastf1.get_session(req.year, req.event, req.session)
         session.load(
@@ -201,6 +211,11 @@ def import_session(
         except DataNotLoadedError as exc:
             log.warning("import %s: %s not loaded: %s", req.session_id, kind.value, exc)
             result.types[kind] = "failed"
+    for failed in [k for k, state in result.types.items() if state == "failed"]:
+        if TOPICS.get(failed, frozenset()) & absent:
+            # The archive has no such file (404): this type does not exist upstream. Recording
+            # it as unavailable keeps the planner from retrying it every run.
+            result.types[failed] = "unavailable"
     if any(s == "complete" for s in result.types.values()):
         store.ensure_session(db, _session_live(req.session_id, session, start_utc))
     merged = {**held.types, **result.types}

@@ -152,3 +152,26 @@ def test_transient_5xx_and_429_are_retried(
     assert fetches[FP1 + "TimingData.jsonStream"] == 2
     assert fetches[FP1 + "RaceControlMessages.jsonStream"] == 3
     assert result.laps > 400
+
+
+def test_types_the_archive_does_not_have_are_unavailable_not_failed(
+    firestore_db: Any, import_settings: Settings, upstream: Upstream
+) -> None:
+    """The recorded 2023 Bahrain FP1 folder holds DriverList only: TimingData, TimingAppData,
+    WeatherData and RaceControlMessages answer 404, so those types do not exist upstream."""
+    sid = "2023_bahrain_grand_prix_fp1"
+    req = ImportRequest(
+        session_id=sid,
+        year=2023,
+        event=1,
+        session="FP1",
+        data_types=[DataType.LAPS, DataType.WEATHER, DataType.RACE_CONTROL],
+    )
+    result = import_session(req, db=firestore_db, settings=import_settings)
+    assert result.types == {"laps": "unavailable", "weather": "unavailable", "race_control": "unavailable"}
+    status = firestore_db.document(status_path(sid)).get().to_dict()
+    assert set(status["types"].values()) == {"unavailable"}
+    upstream.reset()
+    again = import_session(req, db=firestore_db, settings=import_settings)
+    assert again.types == {} and again.calls == {}  # held as unavailable: nothing is asked again
+    assert upstream.requests() == []
