@@ -40,7 +40,12 @@ def firestore_client(settings: Settings) -> firestore.Client:
         from google.cloud import firestore
 
         if settings.firestore_emulator_host:
-            return firestore.Client(project=settings.project, credentials=AnonymousCredentials())
+            client = firestore.Client(project=settings.project, credentials=AnonymousCredentials())
+            # The library reads the emulator host from the environment only, in its constructor;
+            # its channel is built lazily from this attribute, so settings (e.g. the running local
+            # stack's, for a shell that did not source stack.env) decide, as for Pub/Sub and Tasks.
+            client._emulator_host = settings.firestore_emulator_host
+            return client
         return firestore.Client(project=settings.project)
 
     return _cached("firestore", settings, settings.firestore_emulator_host, build)
