@@ -23,7 +23,7 @@ from google.cloud.pubsub_v1 import PublisherClient
 from pydantic import BaseModel, ValidationError
 
 from shared.config import Settings, get_settings
-from shared.errors import BadRequestError, PermanentError
+from shared.errors import BadRequestError, PermanentError, TransientError
 from shared.gcp import firestore_client, publisher_client
 from shared.logs import configure_logging
 from shared.sources.http import make_http_client
@@ -73,6 +73,29 @@ def task_permanent_error(request: flask.Request, detail: str, *, function: str) 
     if any(h.lower().startswith("x-cloudtasks-") for h, _ in request.headers.items()):
         return flask.jsonify({"status": "dropped", "detail": detail})
     return problem(400, "Bad Request", detail)
+
+
+def run_task(
+    request: flask.Request, *, function: str, model: type[P], run: Callable[[P], BaseModel]
+) -> flask.Response:
+    """The shape of every Cloud Tasks HTTP target: POST a ``model`` as JSON, ``run`` it, answer
+    200 with its result; a bad body or a permanent error is :func:`task_permanent_error`; a
+    transient one answers 503 so Cloud Tasks retries."""
+    if request.method != "POST":
+        return problem(405, "Method Not Allowed", f"POST a {model.__name__} as JSON")
+    try:
+        req = model.model_validate_json(request.get_data() or b"{}")
+    except ValidationError as exc:
+        detail = str(exc).splitlines()[0] + ": " + str(exc.errors()[0]["msg"])
+        return task_permanent_error(request, detail, function=function)
+    try:
+        result = run(req)
+    except PermanentError as exc:
+        return task_permanent_error(request, str(exc), function=function)
+    except TransientError as exc:
+        log.warning("%s: transient failure, Cloud Tasks retries: %s", function, exc)
+        return problem(503, "Service Unavailable", str(exc))
+    return flask.jsonify(result.model_dump(mode="json"))
 
 
 def pubsub_payload(event: CloudEvent, model: type[P]) -> P:

@@ -9,18 +9,13 @@ headers) is acknowledged with 200 and logged, since retrying cannot fix it.
 
 from __future__ import annotations
 
-import logging
-
 import flask
 import functions_framework
-from pydantic import ValidationError
 
 from functions import _runtime
-from shared.errors import PermanentError, TransientError
 from shared.services.live_recorder import RecordRequest, record
 from shared.tasks import enqueue_http, task_name
 
-log = logging.getLogger("pitlane.record_live_timing")
 QUEUE = "live-timing"
 
 
@@ -37,28 +32,16 @@ def _enqueue_next(req: RecordRequest) -> None:
 @functions_framework.http
 def record_live_timing(request: flask.Request) -> flask.Response:
     settings = _runtime.settings()
-    if request.method != "POST":
-        return _runtime.problem(405, "Method Not Allowed", "POST a RecordRequest as JSON")
-    try:
-        req = RecordRequest.model_validate_json(request.get_data() or b"{}")
-    except ValidationError as exc:
-        return _runtime.task_permanent_error(
-            request,
-            str(exc).splitlines()[0] + ": " + str(exc.errors()[0]["msg"]),
-            function="record_live_timing",
-        )
-    try:
-        result = record(
+    return _runtime.run_task(
+        request,
+        function="record_live_timing",
+        model=RecordRequest,
+        run=lambda req: record(
             req,
             db=_runtime.db(),
             publisher=_runtime.publisher(),
             settings=settings,
             http=_runtime.http(),
             enqueue=_enqueue_next,
-        )
-    except PermanentError as exc:
-        return _runtime.task_permanent_error(request, str(exc), function="record_live_timing")
-    except TransientError as exc:
-        log.warning("record_live_timing: transient failure, Cloud Tasks retries: %s", exc)
-        return _runtime.problem(503, "Service Unavailable", str(exc))
-    return flask.jsonify(result.model_dump(mode="json"))
+        ),
+    )
