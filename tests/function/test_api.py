@@ -10,6 +10,7 @@ from typing import Any
 import functions_framework
 import pytest
 
+from functions.api import answers
 from shared.schedule.f1schedule import parse_schedule
 from shared.stores.schedule import upsert_meetings, upsert_sessions
 
@@ -19,6 +20,7 @@ SCHEDULES = ROOT.parent / "shared" / "data" / "f1schedule"
 
 @pytest.fixture
 def client(firestore_db: Any) -> Any:
+    answers().clear()  # answers cached by an earlier test's instance are of another database
     app = functions_framework.create_app("api", str(ROOT / "functions" / "main.py"), "http")
     return app.test_client()
 
@@ -77,5 +79,5 @@ def test_bad_input_is_a_4xx_problem(client: Any) -> None:
     assert "between" in _problem(client.get("/api/meetings?season=1800"), 400)["detail"]
     resp = client.post("/api/sessions/2024_singapore_grand_prix_r")
     _problem(resp, 405)
-    assert resp.headers["Allow"] == "GET"
-    _problem(client.get("/api/sessions/" + "x" * 300), 404)
+    assert resp.headers["Allow"] == "GET, HEAD"
+    assert "session id" in _problem(client.get("/api/sessions/" + "x" * 300), 400)["detail"]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from functions.api import answers
 from shared.config import Settings
 from shared.services.ingest import IngestSummary, ingest, messages_from_source
 from shared.timing.reducer import SessionReducer
@@ -32,6 +33,7 @@ def replayed(firestore_db: Any, settings: Settings) -> tuple[SessionReducer, Ing
 
 @pytest.fixture
 def client(firestore_db: Any) -> Any:
+    answers().clear()  # answers cached by an earlier test's instance are of another database
     return load_function("api", signature_type="http").client
 
 
