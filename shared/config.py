@@ -74,6 +74,23 @@ class Settings(BaseSettings):
     # other hosts (F1 archive, f1schedule, MultiViewer) publish none, 500 keeps imports polite.
     quota_jolpica_per_hour: int = Field(200, ge=0, le=100_000)
     quota_default_per_hour: int = Field(500, ge=0, le=100_000)
+    # The read API (functions/api.py): browser origins allowed by CORS (JSON list of
+    # "https://host[:port]", or ["*"]; none by default), the largest request body accepted (bytes,
+    # larger is 413), answers kept per instance, and the size from which answers are gzipped.
+    api_cors_origins: list[str] = Field(default_factory=list)
+    api_max_body_bytes: int = Field(65_536, ge=1_024, le=10_485_760)
+    api_cache_entries: int = Field(2_048, ge=0, le=100_000)
+    api_gzip_min_bytes: int = Field(1_024, ge=0)
+
+    @field_validator("api_cors_origins", mode="after")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        import re
+
+        for origin in value:
+            if origin != "*" and not re.match(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$", origin):
+                raise ValueError(f"an origin is scheme://host[:port] or *, got {origin!r}")
+        return value
 
     @field_validator(
         "f1_static_url", "f1_live_url", "openf1_url", "jolpica_url", "f1_schedule_url", mode="after"
