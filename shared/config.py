@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     openf1_token: SecretStr | None = None
     openf1_cache_size: int = Field(256, ge=0, le=100_000)
     openf1_cache_ttl_s: float = Field(3600.0, ge=0)
+    # Notifications (shared.services.notify): tries per channel delivery and the first backoff
+    # (seconds, doubling, at most 8 s); one webhook call's timeout (seconds). A PEM public key
+    # whose signed Firebase-style ID tokens the API trusts instead of Google's (tests and the
+    # local stack; refused with env=prod, see shared.auth).
+    notify_retry_attempts: int = Field(4, ge=1, le=10)
+    notify_retry_backoff_s: float = Field(1.0, ge=0, le=60)
+    notify_webhook_timeout_s: float = Field(5.0, gt=0, le=60)
+    auth_test_public_key: str | None = None
     # Import quotas, calls an hour per upstream host, shared by every instance through the Firestore
     # ledger (shared.imports.quota): Jolpica publishes 200 an hour (FastF1 goes through it); the
     # other hosts (F1 archive, f1schedule, MultiViewer) publish none, 500 keeps imports polite.
