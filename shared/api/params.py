@@ -73,7 +73,7 @@ def _message(model: type[BaseModel], name: str, err: Any) -> str:
     if kind in ("literal_error", "enum"):
         return "must be " + str(err.get("ctx", {}).get("expected", "one of the listed values"))
     msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
-    return msg if not expects else f"must be {expects} ({msg})"
+    return msg if not expects or msg.startswith("must") else f"must be {expects} ({msg})"
 
 
 def issues(model: type[BaseModel], exc: ValidationError, where: str, raw: dict[str, Any]) -> list[ParamIssue]:
