@@ -6,7 +6,9 @@
 * :func:`plan_tasks`: for each session starting within the horizon, the Cloud Task that starts
   ``record_live_timing`` (queue ``live-timing``) :data:`RECORD_LEAD` before the start
   (:data:`RACE_RECORD_LEAD` for a race: the pre-race build-up has timing data too), and a reminder
-  for ``notify`` (queue ``reminders``) :data:`REMINDER_LEAD` before it. Task names are
+  for ``notify`` (queue ``reminders``) ``reminder_lead`` before it (default :data:`REMINDER_LEAD`;
+  the schedule sync passes the longest lead a subscriber may choose, and ``notify`` holds each
+  subscriber's reminder until their own lead, ``shared.notify.matching``). Task names are
   deterministic and carry the start (epoch seconds), so a re-sync names the same task again (Cloud
   Tasks refuses the repeat) and a moved session gets a new one.
 """
@@ -66,6 +68,7 @@ def plan_tasks(
     live_queue: str = LIVE_QUEUE,
     reminder_queue: str = REMINDER_QUEUE,
     reminders: bool = True,
+    reminder_lead: timedelta = REMINDER_LEAD,
 ) -> list[PlannedTask]:
     """The tasks for published, not cancelled sessions starting in ``(now, now + horizon]``; a
     task whose time has passed is scheduled for ``now`` (Cloud Tasks then runs it at once)."""
@@ -98,7 +101,7 @@ def plan_tasks(
                         "session_id": s.session_id,
                         "start_utc": s.start_utc.isoformat(),
                     },
-                    schedule_time=max(now, s.start_utc - REMINDER_LEAD),
+                    schedule_time=max(now, s.start_utc - reminder_lead),
                 )
             )
     return out

@@ -33,6 +33,7 @@ from shared.config import Settings
 from shared.errors import TransientError
 from shared.gcp import topic_path
 from shared.models.schedule import ScheduleChange, Session, SupportSession
+from shared.notify.model import MAX_LEAD_MIN
 from shared.openf1.models import Meeting as OF1Meeting
 from shared.openf1.models import Session as OF1Session
 from shared.openf1.parse import parse_as
@@ -65,6 +66,8 @@ class SyncOptions(BaseModel):
     reminder_queue: str = REMINDER_QUEUE
     horizon_h: float = Field(default=DEFAULT_HORIZON.total_seconds() / 3600, ge=0, le=24 * 14)
     reminders: bool = True
+    # Reminder tasks fire this long before a session: the longest lead a subscriber may choose.
+    reminder_lead_min: float = Field(default=MAX_LEAD_MIN, ge=0, le=24 * 60)
 
 
 class SyncSummary(BaseModel):
@@ -158,6 +161,7 @@ def sync_season(
         live_queue=opts.live_queue,
         reminder_queue=opts.reminder_queue,
         reminders=opts.reminders,
+        reminder_lead=timedelta(minutes=opts.reminder_lead_min),
     )
     summary = SyncSummary(
         season=season,
