@@ -1,13 +1,26 @@
-"""Deploying from the manifest: the staged source bundle, the deploy commands, cloudbuild.yaml.
+"""Deploying from the manifest: cloudbuild.yaml, the dry run, the staged bundle, the bootstrap.
 
-``cloudbuild.yaml`` is rendered from the manifest (``pitlane deploy --render-cloudbuild``) and a
-test fails when the checked-in file drifts from it, so adding a function to the manifest is the
-only edit a new deploy needs (then re-render).
+``cloudbuild.yaml`` is rendered from the manifest and the environments (``pitlane deploy
+--render-cloudbuild``, which also renders ``infra/monitoring/``) and a test fails when the
+checked-in files drift, so adding a function to the manifest is the only edit a new deploy needs
+(then re-render). The pipeline: lint and types, unit tests and emulator tests (nothing touches the
+project before all three pass); then, in parallel, the staged bundle, provisioning (topics,
+subscriptions, queues, jobs: ``pitlane provision``), service accounts, buckets and secrets, IAM
+bindings, Firestore rules and indexes, log-based metrics and alert policies; then every function
+deploys in parallel from the one bundle the tests ran on, and its invoker and dead-letter
+bindings follow.
+
+What differs per environment (``infra/env/<env>.yaml``) reaches the build as substitutions:
+``_ENV``, ``_REGION``, ``_LOG_LEVEL``, and ``_<FUNCTION>_MIN_INSTANCES``/``_MAX_INSTANCES`` for a
+function whose counts differ between environments (prod's values are the defaults).
+``pitlane deploy --dry-run --env ENV`` prints the ``gcloud builds submit`` that runs the build for
+ENV, then every step's commands with ENV's values substituted.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import shutil
 import sys
@@ -16,23 +29,60 @@ from typing import Any
 
 import yaml
 
-from infra.manifest import Function, Manifest, QueueTrigger, TopicTrigger, load_manifest
+from infra import iam, monitoring
+from infra.manifest import (
+    Environment,
+    Function,
+    Manifest,
+    QueueTrigger,
+    TopicTrigger,
+    environment_names,
+    load_environment,
+    load_environments,
+    load_manifest,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOUDBUILD = ROOT / "cloudbuild.yaml"
 BUNDLE_MAIN = '"""Cloud Functions entry module: every deployed function."""\n\nfrom functions.main import *  # noqa: F403\n'
 BUNDLE_ITEMS = ("functions", "shared", "requirements.txt")
+BUNDLE = "/workspace/bundle"
+PY_IMAGE = "python:3.11-slim"
+GCLOUD_IMAGE = "gcr.io/google.com/cloudsdktool/google-cloud-cli:latest"  # has the alpha commands
+EMULATORS_IMAGE = "gcr.io/google.com/cloudsdktool/google-cloud-cli:emulators"  # Java + emulators
+NODE_IMAGE = "node:22-slim"
+FIREBASE_TOOLS = "firebase-tools@15.34.2"
+VENV_PY = "/workspace/.venv/bin/python"
+TESTS = ["lint", "unit-tests", "emulator-tests"]
+BUILTIN_SUBSTITUTIONS = ("PROJECT_ID",)  # what the dry run fills in; $BUILD_ID etc. stay as written
+_SUBSTITUTION = re.compile(r"\$\$|\$\{(\w+)\}|\$(\w+)")
 
 
 def service_account(fn: Function, project: str) -> str:
-    """Each function runs as its own service account (least privilege, see infra/)."""
-    return f"pitlane-{fn.name.replace('_', '-')}@{project}.iam.gserviceaccount.com"
+    """Each function runs as its own service account (``infra/iam.py``)."""
+    return iam.sa_email(fn.service_account_id, project)
 
 
 def deploy_args(
-    manifest: Manifest, fn: Function, *, project: str, region: str, env: str, source: str
+    manifest: Manifest,
+    fn: Function,
+    *,
+    project: str,
+    region: str,
+    env: str,
+    log_level: str,
+    min_instances: str,
+    max_instances: str,
+    source: str,
 ) -> list[str]:
     """``gcloud functions deploy`` arguments for one function (2nd gen)."""
+    env_vars = [f"PITLANE_PROJECT={project}", f"PITLANE_ENV={env}", f"PITLANE_REGION={region}",
+                f"PITLANE_LOG_LEVEL={log_level}"]  # fmt: skip
+    env_vars += [
+        f"{manifest.bucket(b).env}={iam.bucket_name(manifest.bucket(b), project)}"
+        for b in sorted({*fn.needs_of("storage.read"), *fn.needs_of("storage.write")})
+    ]
+    secrets = [f"{manifest.secret(s).env}={s}:latest" for s in sorted(fn.needs_of("secret"))]
     args = [
         "functions", "deploy", fn.name,
         "--gen2",
@@ -44,13 +94,17 @@ def deploy_args(
         f"--memory={manifest.memory(fn)}",
         f"--timeout={manifest.timeout_s(fn)}s",
         f"--service-account={service_account(fn, project)}",
-        f"--min-instances={fn.min_instances}",
-        f"--max-instances={fn.max_instances or manifest.defaults.max_instances}",
-        f"--set-env-vars=PITLANE_ENV={env},PITLANE_REGION={region}",
+        f"--build-service-account=projects/{project}/serviceAccounts/{iam.sa_email(iam.BUILDER_ID, project)}",
+        f"--min-instances={min_instances}",
+        f"--max-instances={max_instances}",
+        f"--set-env-vars={','.join(env_vars)}",
+        f"--set-secrets={','.join(secrets)}" if secrets else "--clear-secrets",
     ]  # fmt: skip
     if isinstance(fn.trigger, TopicTrigger):
         args.append(f"--trigger-topic={fn.trigger.topic}")
-        args.append("--retry" if fn.retry else "--no-retry")
+        args.append(f"--trigger-service-account={service_account(fn, project)}")
+        if fn.retry:
+            args.append("--retry")  # gcloud has no --no-retry: leaving it out turns retries off
     else:
         args.append("--trigger-http")
         # Queue-triggered functions are called by Cloud Tasks with an OIDC token: never public.
@@ -59,13 +113,171 @@ def deploy_args(
     return args
 
 
-def deploy_commands(
-    manifest: Manifest, *, project: str, region: str, env: str, source: str
-) -> list[list[str]]:
-    return [
-        ["gcloud", *deploy_args(manifest, fn, project=project, region=region, env=env, source=source)]
-        for fn in manifest.functions.values()
+# --- environments as substitutions ---------------------------------------------------------------
+
+
+def _per_function(manifest: Manifest, envs: dict[str, Environment]) -> dict[str, dict[str, str]]:
+    """substitution -> env -> value, for instance counts that differ between environments."""
+    out: dict[str, dict[str, str]] = {}
+    for fn in manifest.functions.values():
+        for what, value in (
+            ("MIN_INSTANCES", lambda e, f=fn: e.min_instances(f)),
+            ("MAX_INSTANCES", lambda e, f=fn: e.max_instances(manifest, f)),
+        ):
+            values = {name: str(value(env)) for name, env in envs.items()}
+            if len(set(values.values())) > 1:
+                out[f"_{fn.name.upper()}_{what}"] = values
+    return out
+
+
+def substitutions(manifest: Manifest, envs: dict[str, Environment], env: str) -> dict[str, str]:
+    """The user substitutions of cloudbuild.yaml with ``env``'s values."""
+    e = envs[env]
+    values = {"_ENV": e.name, "_REGION": e.region_or(manifest), "_LOG_LEVEL": e.log_level}
+    values |= {key: per_env[env] for key, per_env in _per_function(manifest, envs).items()}
+    return values
+
+
+def resolve(text: str, values: dict[str, str]) -> str:
+    """Cloud Build's substitution: ``$NAME``/``${NAME}`` from ``values`` (others kept), ``$$`` -> ``$``."""
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name = m.group(1) or m.group(2)
+        return values.get(name, m.group(0))
+
+    return _SUBSTITUTION.sub(sub, text)
+
+
+# --- cloudbuild.yaml -----------------------------------------------------------------------------
+
+
+def _bash(step_id: str, image: str, wait: list[str], lines: list[str], **extra: Any) -> dict[str, Any]:
+    script = "\n".join(["set -euo pipefail", *lines]) if len(lines) > 1 else lines[0]
+    return {
+        "id": step_id,
+        "name": image,
+        "entrypoint": "bash",
+        "waitFor": wait,
+        "args": ["-c", script],
+        **extra,
+    }
+
+
+def cloudbuild_doc(manifest: Manifest, envs: dict[str, Environment]) -> dict[str, Any]:
+    """The Cloud Build pipeline as a document (see the module docstring)."""
+    per_fn = _per_function(manifest, envs)
+    deployer = iam.sa_email(iam.DEPLOYER_ID)
+    steps: list[dict[str, Any]] = [
+        _bash("install", PY_IMAGE, ["-"], [
+            f"python -m venv /workspace/.venv && {VENV_PY} -m pip install -q -r requirements.txt -e '.[dev]'"]),
+        _bash("lint", PY_IMAGE, ["install"], [
+            "/workspace/.venv/bin/ruff check shared functions infra tests",
+            "/workspace/.venv/bin/ruff format --check shared functions infra tests",
+            "/workspace/.venv/bin/mypy",
+            f"{VENV_PY} -m infra.cli deploy --render-cloudbuild --check"]),
+        {"id": "unit-tests", "name": PY_IMAGE, "entrypoint": VENV_PY, "waitFor": ["install"],
+         "args": ["-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider"]},
+        # Google's image with Java and the Firestore and Pub/Sub emulators; a venv of its own.
+        _bash("emulator-tests", EMULATORS_IMAGE, ["install"], [
+            "apt-get update -qq && apt-get install -y -qq make python3-venv >/dev/null",
+            "make VENV=.venv-emulators setup",
+            ".venv-emulators/bin/python -m pytest tests/integration tests/function -q -p no:cacheprovider"]),
+        {"id": "stage", "name": PY_IMAGE, "entrypoint": VENV_PY, "waitFor": TESTS,
+         "args": ["-m", "infra.cli", "deploy", "--stage", BUNDLE]},
+        {"id": "provision", "name": PY_IMAGE, "entrypoint": VENV_PY, "waitFor": TESTS,
+         "env": ["GOOGLE_CLOUD_PROJECT=$PROJECT_ID", "PITLANE_REGION=${_REGION}", "PITLANE_ENV=${_ENV}"],
+         "args": ["-m", "infra.cli", "provision"]},
+        _bash("service-accounts", GCLOUD_IMAGE, TESTS, iam.service_accounts_script(manifest)),
+        _bash("storage-secrets", GCLOUD_IMAGE, TESTS, iam.storage_secrets_script(manifest)),
+        _bash("iam", GCLOUD_IMAGE, ["service-accounts", "storage-secrets", "provision"], iam.iam_script(manifest)),
+        _bash("firestore-rules-indexes", NODE_IMAGE, TESTS, [
+            """echo '{"firestore":{"rules":"firestore.rules","indexes":"firestore.indexes.json"}}' > firebase.json""",
+            f"npx -y {FIREBASE_TOOLS} deploy --only firestore --project $PROJECT_ID --non-interactive"]),
+        _bash("monitoring", GCLOUD_IMAGE, TESTS, monitoring.script(manifest, ROOT)),
+    ]  # fmt: skip
+    for fn in manifest.functions.values():
+
+        def count(what: str, literal: int, fn: Function = fn) -> str:
+            key = f"_{fn.name.upper()}_{what}"
+            return f"${{{key}}}" if key in per_fn else str(literal)
+
+        prod = envs["prod"]
+        args = deploy_args(
+            manifest, fn, project="$PROJECT_ID", region="${_REGION}", env="${_ENV}", log_level="${_LOG_LEVEL}",
+            min_instances=count("MIN_INSTANCES", prod.min_instances(fn)),
+            max_instances=count("MAX_INSTANCES", prod.max_instances(manifest, fn)),
+            source=BUNDLE,
+        )  # fmt: skip
+        steps.append({"id": f"deploy-{fn.name}", "name": GCLOUD_IMAGE, "entrypoint": "gcloud",
+                      "waitFor": ["stage", "iam"], "args": args})  # fmt: skip
+        after = iam.after_deploy_script(manifest, fn)
+        if after:
+            steps.append(_bash(f"after-deploy-{fn.name}", GCLOUD_IMAGE, [f"deploy-{fn.name}"], after))
+    return {
+        "substitutions": substitutions(manifest, envs, "prod"),
+        "serviceAccount": f"projects/$PROJECT_ID/serviceAccounts/{deployer}",
+        "options": {"logging": "CLOUD_LOGGING_ONLY", "machineType": "E2_HIGHCPU_8"},
+        "timeout": "3600s",
+        "steps": steps,
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def render_cloudbuild(manifest: Manifest, envs: dict[str, Environment] | None = None) -> str:
+    doc = cloudbuild_doc(manifest, envs if envs is not None else load_environments(manifest))
+    header = (
+        "# Rendered from infra/manifest.yaml and infra/env/ by `pitlane deploy --render-cloudbuild`; do not edit.\n"
+        "# Run it with the command `pitlane deploy --dry-run --env ENV` prints first.\n"
+    )
+    return header + yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=200)
+
+
+# --- the dry run ---------------------------------------------------------------------------------
+
+
+def step_commands(step: dict[str, Any], values: dict[str, str] | None = None) -> list[str]:
+    """A step's commands as shell lines (a ``bash -c`` script: its lines), with ``values``
+    substituted as Cloud Build would (none: as written in cloudbuild.yaml)."""
+    args = [resolve(str(a), values) if values is not None else str(a) for a in step.get("args", [])]
+    if step.get("entrypoint") == "bash" and args[:1] == ["-c"]:
+        return [line for line in args[1].splitlines() if line != "set -euo pipefail"]
+    return [shlex.join([step["entrypoint"], *args])]
+
+
+def dry_run(
+    manifest: Manifest, envs: dict[str, Environment], env: str, project: str | None = None
+) -> list[str]:
+    """The build command for ``env`` and every command of every step, with ``env``'s values."""
+    e = envs[env]
+    project = project or e.project
+    values = substitutions(manifest, envs, env)
+    doc = cloudbuild_doc(manifest, envs)
+    subs = ",".join(f"{k}={v}" for k, v in values.items())
+    lines = [
+        f"# pitlane deploy --env {env}: project {project}, region {values['_REGION']}, "
+        f"{len(manifest.functions)} functions, {len(doc['steps'])} build steps",
+        f"gcloud builds submit --project={project} --config=cloudbuild.yaml --substitutions={subs} .",
     ]
+    values = values | {"PROJECT_ID": project}
+    for step in doc["steps"]:
+        lines.append(f"# step {step['id']} ({step['name']}; after {', '.join(step['waitFor'])})")
+        lines += step_commands(step, values)
+    return lines
+
+
+# --- the bundle ----------------------------------------------------------------------------------
 
 
 def stage_bundle(dest: Path) -> Path:
@@ -84,99 +296,59 @@ def stage_bundle(dest: Path) -> Path:
     return dest
 
 
-def render_cloudbuild(manifest: Manifest) -> str:
-    """The Cloud Build pipeline: checks, tests with emulators, bundle, deploys, provisioning."""
-    py = "python:3.11-slim"
-    venv_py = "/workspace/.venv/bin/python"
-    steps: list[dict[str, Any]] = [
-        {"id": "install", "name": py, "entrypoint": "bash",
-         "args": ["-c", "python -m venv /workspace/.venv && /workspace/.venv/bin/pip install -q -r requirements.txt -e '.[dev]'"]},
-        {"id": "lint", "name": py, "entrypoint": "bash", "waitFor": ["install"],
-         "args": ["-c", "/workspace/.venv/bin/ruff check shared functions infra tests && /workspace/.venv/bin/mypy"]},
-        {"id": "unit-tests", "name": py, "entrypoint": venv_py, "waitFor": ["install"],
-         "args": ["-m", "pytest", "tests/unit", "-q"]},
-        # The emulators image carries Java and Google's Firestore and Pub/Sub emulators.
-        {"id": "emulator-tests", "name": "gcr.io/google.com/cloudsdktool/google-cloud-cli:emulators",
-         "entrypoint": "bash", "waitFor": ["lint", "unit-tests"],
-         "args": ["-c", "apt-get update -qq && apt-get install -y -qq make python3-venv >/dev/null && make test"]},
-        {"id": "stage", "name": py, "entrypoint": venv_py, "waitFor": ["emulator-tests"],
-         "args": ["-m", "infra.cli", "deploy", "--stage", "/workspace/bundle"]},
-    ]  # fmt: skip
-    for fn in manifest.functions.values():
-        args = deploy_args(
-            manifest,
-            fn,
-            project="$PROJECT_ID",
-            region="${_REGION}",
-            env="${_ENV}",
-            source="/workspace/bundle",
+# --- the command line ----------------------------------------------------------------------------
+
+
+def _render(manifest: Manifest, envs: dict[str, Environment], check: bool) -> int:
+    text = render_cloudbuild(manifest, envs)
+    files = monitoring.render_files(manifest, envs)
+    if check:
+        stale = ([CLOUDBUILD] if CLOUDBUILD.read_text(encoding="utf-8") != text else []) + monitoring.drift(
+            files
         )
-        steps.append(
-            {"id": f"deploy-{fn.name}", "name": "gcr.io/google.com/cloudsdktool/cloud-sdk:slim",
-             "entrypoint": "gcloud", "waitFor": ["stage", "provision"], "args": args}
-        )  # fmt: skip
-    steps[5:5] = [
-        {"id": "provision", "name": py, "entrypoint": venv_py, "waitFor": ["emulator-tests"],
-         "env": ["GOOGLE_CLOUD_PROJECT=$PROJECT_ID", "PITLANE_REGION=${_REGION}", "PITLANE_ENV=${_ENV}"],
-         "args": ["-m", "infra.cli", "provision"]},
-        {"id": "firestore-rules-indexes", "name": "node:20-slim", "entrypoint": "bash", "waitFor": ["emulator-tests"],
-         "args": ["-c", "echo '{\"firestore\":{\"rules\":\"firestore.rules\",\"indexes\":\"firestore.indexes.json\"}}'"
-                  " > firebase.json && npx -y firebase-tools@13 deploy --only firestore"
-                  " --project $PROJECT_ID --non-interactive"]},
-    ]  # fmt: skip
-    doc = {
-        "substitutions": {"_REGION": manifest.defaults.region, "_ENV": "prod"},
-        "options": {"logging": "CLOUD_LOGGING_ONLY", "machineType": "E2_HIGHCPU_8"},
-        "timeout": "3600s",
-        "steps": steps,
-    }
-    header = (
-        "# Rendered from infra/manifest.yaml by `pitlane deploy --render-cloudbuild`; do not edit by hand.\n"
-        "# tests/unit/test_deploy_manifest.py fails when this file and the manifest disagree.\n"
-    )
-    return header + yaml.safe_dump(doc, sort_keys=False, width=200)
+        if stale:
+            names = ", ".join(str(p.relative_to(ROOT)) for p in stale)
+            print(f"out of date: {names}: run `pitlane deploy --render-cloudbuild`", file=sys.stderr)
+            return 1
+        print("cloudbuild.yaml and infra/monitoring/ match the manifest")
+        return 0
+    CLOUDBUILD.write_text(text, encoding="utf-8")
+    changed = monitoring.write_files(files)
+    print(f"wrote {CLOUDBUILD.relative_to(ROOT)} ({len(manifest.functions)} functions) and "
+          f"{len(files)} monitoring files ({len(changed)} changed)")  # fmt: skip
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     manifest = load_manifest()
+    envs = load_environments(manifest)
     if args.render_cloudbuild:
-        text = render_cloudbuild(manifest)
-        if args.check:
-            if CLOUDBUILD.read_text(encoding="utf-8") != text:
-                print(
-                    "cloudbuild.yaml is out of date: run `pitlane deploy --render-cloudbuild`",
-                    file=sys.stderr,
-                )
-                return 1
-            print("cloudbuild.yaml matches the manifest")
-            return 0
-        CLOUDBUILD.write_text(text, encoding="utf-8")
-        print(f"wrote {CLOUDBUILD.relative_to(ROOT)} ({len(manifest.functions)} functions)")
-        return 0
+        return _render(manifest, envs, args.check)
     if args.stage:
         print(f"staged {stage_bundle(Path(args.stage))}")
         return 0
-    project = args.project or "$PROJECT_ID"
-    region = args.region or manifest.defaults.region
-    for cmd in deploy_commands(
-        manifest, project=project, region=region, env=args.env, source="/workspace/bundle"
-    ):
-        print(shlex.join(cmd))
+    env = load_environment(args.env, manifest)
+    project = args.project or env.project
+    if args.bootstrap:
+        print(f"# once per project, by an owner: the account cloudbuild.yaml runs as ({project})")
+        print("\n".join(iam.bootstrap_commands(project)))
+        return 0
+    print("\n".join(dry_run(manifest, envs, args.env, project)))
     return 0
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "deploy", help="deploy commands from the manifest (dry run), bundle staging, cloudbuild.yaml"
+        "deploy", help="deploy commands from the manifest (dry run), cloudbuild.yaml, bundle, bootstrap"
     )
     mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--dry-run", action="store_true", help="print every deploy command, run nothing")
+    mode.add_argument("--dry-run", action="store_true", help="print the build and every command it runs")
     mode.add_argument(
-        "--render-cloudbuild", action="store_true", help="write cloudbuild.yaml from the manifest"
+        "--render-cloudbuild", action="store_true", help="write cloudbuild.yaml and infra/monitoring/"
     )
     mode.add_argument("--stage", metavar="DIR", help="stage the source bundle (main.py at its root) in DIR")
-    p.add_argument("--check", action="store_true", help="with --render-cloudbuild: fail if the file is stale")
-    p.add_argument("--env", default="prod", choices=["staging", "prod"])
-    p.add_argument("--project", default=None)
-    p.add_argument("--region", default=None)
+    mode.add_argument("--bootstrap", action="store_true", help="print the one-time deployer setup")
+    p.add_argument("--check", action="store_true", help="with --render-cloudbuild: fail if a file is stale")
+    p.add_argument("--env", default="prod", choices=environment_names(), help="infra/env/<ENV>.yaml")
+    p.add_argument("--project", default=None, help="override the environment's project")
     p.set_defaults(func=_run)

@@ -1,17 +1,57 @@
-"""The manifest, functions/main.py and cloudbuild.yaml agree; the manifest is well-formed."""
+"""The manifest, functions/main.py, cloudbuild.yaml, infra/monitoring/ and the dry run agree."""
 
 from __future__ import annotations
 
+import re
+import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 import functions.main as entry_points
-from infra.deploy import ROOT, deploy_commands, render_cloudbuild, stage_bundle
-from infra.manifest import Manifest, TopicTrigger, load_manifest
+from infra import monitoring
+from infra.cli import main as cli_main
+from infra.deploy import ROOT, dry_run, render_cloudbuild, stage_bundle
+from infra.manifest import Manifest, QueueTrigger, TopicTrigger, load_environments, load_manifest
 
 MANIFEST = load_manifest()
+ENVS = load_environments(MANIFEST)
+CLOUDBUILD = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text(encoding="utf-8"))
+
+
+def manifest_data() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "infra" / "manifest.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+def with_extra_functions() -> Manifest:
+    """The manifest plus two functions, as another engineer would add them: nothing else edited."""
+    data = manifest_data()
+    data["functions"]["extra_fn"] = {
+        "trigger": {"type": "topic", "topic": "race-events"},
+        "retry": True,
+        "memory": "2Gi",
+        "timeout_s": 77,
+        "needs": ["firestore.write", "secret:openf1-token", "storage.read:models"],
+    }
+    data["functions"]["extra_task"] = {"trigger": {"type": "queue", "queue": "reminders"}, "needs": []}
+    return Manifest.model_validate(data)
+
+
+def sections(lines: list[str]) -> dict[str, list[str]]:
+    """Dry-run output by step id (``# step <id> ...`` headers)."""
+    out: dict[str, list[str]] = {}
+    current = "_head"
+    for line in lines:
+        m = re.match(r"# step (\S+) ", line)
+        if m:
+            current = m.group(1)
+            out[current] = []
+        elif not line.startswith("#"):
+            out.setdefault(current, []).append(line)
+    return out
 
 
 def test_every_manifest_function_is_exported_by_main_and_nothing_else() -> None:
@@ -21,49 +61,170 @@ def test_every_manifest_function_is_exported_by_main_and_nothing_else() -> None:
         assert getattr(entry_points, name).__name__ == name
 
 
-def test_cloudbuild_is_rendered_from_the_manifest() -> None:
+def test_cloudbuild_and_monitoring_files_are_rendered_from_the_manifest() -> None:
     checked_in = (ROOT / "cloudbuild.yaml").read_text(encoding="utf-8")
-    assert checked_in == render_cloudbuild(MANIFEST), "run `pitlane deploy --render-cloudbuild`"
+    assert checked_in == render_cloudbuild(MANIFEST, ENVS), "run `pitlane deploy --render-cloudbuild`"
+    assert monitoring.drift(monitoring.render_files(MANIFEST, ENVS)) == []
+
+
+def test_render_check_passes_on_the_checked_in_files(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["deploy", "--render-cloudbuild", "--check"]) == 0
+    assert "match the manifest" in capsys.readouterr().out
+
+
+def test_cloudbuild_tests_before_anything_touches_the_project() -> None:
+    steps = {s["id"]: s for s in CLOUDBUILD["steps"]}
+    tests = {"lint", "unit-tests", "emulator-tests"}
+    assert "emulators" in steps["emulator-tests"]["name"]
+    assert "tests/integration" in steps["emulator-tests"]["args"][1]
+    assert "mypy" in steps["lint"]["args"][1] and "ruff check" in steps["lint"]["args"][1]
+
+    def upstream(step_id: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [step_id]
+        while todo:
+            for dep in steps[todo.pop()]["waitFor"]:
+                if dep != "-" and dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+        return seen
+
+    for step_id in steps:
+        if step_id not in tests | {"install"}:
+            assert tests <= upstream(step_id), f"{step_id} may run before the tests pass"
+    deploys = [s for s in steps if s.startswith("deploy-")]
+    assert all(steps[d]["waitFor"] == ["stage", "iam"] for d in deploys)  # in parallel, one bundle
+    assert {"provision", "iam", "firestore-rules-indexes", "monitoring"} <= set(steps)
 
 
 def test_cloudbuild_deploys_each_function_with_its_trigger() -> None:
-    doc = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text(encoding="utf-8"))
     deploys = {
-        s["id"].removeprefix("deploy-"): s["args"] for s in doc["steps"] if s["id"].startswith("deploy-")
+        s["id"].removeprefix("deploy-"): s["args"]
+        for s in CLOUDBUILD["steps"]
+        if s["id"].startswith("deploy-")
     }
     assert sorted(deploys) == sorted(MANIFEST.functions)
     for name, fn in MANIFEST.functions.items():
         args = deploys[name]
         assert args[:3] == ["functions", "deploy", name]
-        assert "--gen2" in args and f"--entry-point={name}" in args
+        assert "--gen2" in args and f"--entry-point={name}" in args and "--region=${_REGION}" in args
         assert f"--memory={MANIFEST.memory(fn)}" in args
         assert f"--timeout={MANIFEST.timeout_s(fn)}s" in args
+        assert (
+            f"--service-account=pitlane-{name.replace('_', '-')}@$PROJECT_ID.iam.gserviceaccount.com" in args
+        )
         if isinstance(fn.trigger, TopicTrigger):
             assert f"--trigger-topic={fn.trigger.topic}" in args
             assert ("--retry" in args) is fn.retry
         else:
             assert "--trigger-http" in args
-    ids = [s["id"] for s in doc["steps"]]
-    for needed in ("lint", "unit-tests", "emulator-tests", "stage", "provision", "firestore-rules-indexes"):
-        assert needed in ids
+            assert ("--allow-unauthenticated" in args) is (
+                fn.public and not isinstance(fn.trigger, QueueTrigger)
+            )
 
 
-def test_dry_run_lists_one_deploy_per_function_and_follows_the_manifest() -> None:
-    data = yaml.safe_load((ROOT / "infra" / "manifest.yaml").read_text(encoding="utf-8"))
-    data["functions"]["extra_fn"] = {"trigger": {"type": "topic", "topic": "race-events"}, "retry": True}
-    manifest = Manifest.model_validate(data)
-    cmds = deploy_commands(manifest, project="p", region="r", env="prod", source="/b")
-    names = [c[3] for c in cmds]
-    assert names == [*MANIFEST.functions, "extra_fn"]
-    extra = cmds[-1]
-    assert "--trigger-topic=race-events" in extra and "--retry" in extra
-    assert "--service-account=pitlane-extra-fn@p.iam.gserviceaccount.com" in extra
+def _resolve(text: str, values: dict[str, str]) -> str:
+    # Cloud Build's rules, written out independently of infra.deploy.resolve.
+    out = re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text.replace("$$", "\0"))
+    out = re.sub(r"\$(\w+)", lambda m: values.get(m.group(1), m.group(0)), out)
+    return out.replace("\0", "$")
 
 
-def test_manifest_rejects_dangling_references() -> None:
-    data = yaml.safe_load((ROOT / "infra" / "manifest.yaml").read_text(encoding="utf-8"))
-    data["functions"]["broken"] = {"trigger": {"type": "topic", "topic": "no-such-topic"}}
-    with pytest.raises(ValueError, match="unknown topic"):
+@pytest.mark.parametrize("env", sorted(ENVS))
+def test_dry_run_is_cloudbuild_yaml_with_the_environment_substituted(env: str) -> None:
+    lines = dry_run(MANIFEST, ENVS, env)
+    submit = shlex.split(sections(lines)["_head"][0])
+    assert submit[:3] == ["gcloud", "builds", "submit"] and "--config=cloudbuild.yaml" in submit
+    assert f"--project={ENVS[env].project}" in submit
+    subs = next(a for a in submit if a.startswith("--substitutions="))
+    values = dict(kv.split("=", 1) for kv in subs.removeprefix("--substitutions=").split(","))
+    assert set(values) == set(CLOUDBUILD["substitutions"]), "every substitution is given, and only those"
+    values["PROJECT_ID"] = ENVS[env].project
+    by_step = sections(lines)
+    assert list(by_step)[1:] == [s["id"] for s in CLOUDBUILD["steps"]]
+    for step in CLOUDBUILD["steps"]:
+        args = [_resolve(str(a), values) for a in step["args"]]
+        if step["entrypoint"] == "bash":
+            expected = [ln for ln in args[1].splitlines() if ln != "set -euo pipefail"]
+        else:
+            expected = [shlex.join([step["entrypoint"], *args])]
+        assert by_step[step["id"]] == expected, step["id"]
+
+
+def test_dry_run_lists_one_deploy_per_function_with_its_settings() -> None:
+    deploys = {
+        k.removeprefix("deploy-"): shlex.split(v[0])
+        for k, v in sections(dry_run(MANIFEST, ENVS, "prod")).items()
+        if k.startswith("deploy-")
+    }
+    assert sorted(deploys) == sorted(MANIFEST.functions)
+    api = deploys["api"]
+    assert "--min-instances=1" in api and "--allow-unauthenticated" in api and "--project=pitlane-prod" in api
+    staging_api = shlex.split(sections(dry_run(MANIFEST, ENVS, "staging"))["deploy-api"][0])
+    assert "--min-instances=0" in staging_api and "--max-instances=5" in staging_api
+    assert "--project=pitlane-staging" in staging_api
+    rlt = deploys["record_live_timing"]
+    assert "--trigger-http" in rlt and "--no-allow-unauthenticated" in rlt and "--timeout=600s" in rlt
+    sync = deploys["sync_schedule"]
+    assert "--trigger-service-account=pitlane-sync-schedule@pitlane-prod.iam.gserviceaccount.com" in sync
+    assert (
+        "--set-env-vars=PITLANE_PROJECT=pitlane-prod,PITLANE_ENV=prod,PITLANE_REGION=europe-west1,PITLANE_LOG_LEVEL=INFO"
+        in sync
+    )
+
+
+def test_a_function_added_to_the_manifest_appears_with_no_other_edit() -> None:
+    manifest = with_extra_functions()
+    by_step = sections(dry_run(manifest, load_environments(manifest), "prod"))
+    extra = shlex.split(by_step["deploy-extra_fn"][0])
+    for flag in ("--trigger-topic=race-events", "--retry", "--memory=2Gi", "--timeout=77s",
+                 "--service-account=pitlane-extra-fn@pitlane-prod.iam.gserviceaccount.com",
+                 "--set-secrets=PITLANE_OPENF1_TOKEN=openf1-token:latest"):  # fmt: skip
+        assert flag in extra, flag
+    assert any(a.startswith("--set-env-vars=") and "PITLANE_MODELS_BUCKET=pitlane-prod-pitlane-models" in a
+               for a in extra)  # fmt: skip
+    after = "\n".join(by_step["after-deploy-extra_fn"])
+    assert "add-invoker-policy-binding extra_fn" in after
+    assert "--dead-letter-topic=race-events-dead-letter" in after and "--max-delivery-attempts=5" in after
+    iam = "\n".join(by_step["iam"])
+    assert "gcloud secrets versions list openf1-token" in iam  # the deploy stops if it has no value
+    assert "pitlane-extra-fn@" in "\n".join(by_step["service-accounts"])
+    task = shlex.split(by_step["deploy-extra_task"][0])
+    assert "--trigger-http" in task and "--no-allow-unauthenticated" in task and "--clear-secrets" in task
+    assert "--retry" not in task
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"broken": {"trigger": {"type": "topic", "topic": "no-such-topic"}}}, "unknown topic"),
+        ({"broken": {"trigger": {"type": "http"}, "needs": ["firestore.admin"]}}, "unknown need"),
+        ({"broken": {"trigger": {"type": "http"}, "needs": ["pubsub.publish"]}}, "must be written"),
+        ({"broken": {"trigger": {"type": "http"}, "needs": ["pubsub.publish:nope"]}}, "no such topic"),
+        ({"broken": {"trigger": {"type": "http"}, "needs": ["secret:nope"]}}, "no such secret"),
+        (
+            {"broken": {"trigger": {"type": "http"}, "needs": ["firestore.read", "firestore.write"]}},
+            "includes",
+        ),
+        ({"broken": {"trigger": {"type": "http"}, "needs": ["tasks.enqueue:reminders"]}}, "no function"),
+        ({"a_function_name_far_too_long": {"trigger": {"type": "http"}}}, "over 30 characters"),
+    ],
+)
+def test_manifest_rejects_bad_functions(change: dict[str, Any], error: str) -> None:
+    data = manifest_data()
+    data["functions"].update(change)
+    with pytest.raises(ValueError, match=error):
+        Manifest.model_validate(data)
+
+
+def test_manifest_rejects_alerts_that_do_not_fit_their_metric() -> None:
+    data = manifest_data()
+    data["alerts"]["x"] = {"description": "d", "metric": "ingest_lag_s", "aggregation": "sum", "threshold": 1,
+                           "window_s": 60}  # fmt: skip
+    with pytest.raises(ValueError, match="does not apply"):
+        Manifest.model_validate(data)
+    data["alerts"]["x"] |= {"aggregation": "p99", "where": {"nope": "1"}}
+    with pytest.raises(ValueError, match="no label"):
         Manifest.model_validate(data)
 
 
@@ -73,3 +234,4 @@ def test_staged_bundle_has_main_at_its_root(tmp_path: Path) -> None:
     assert (bundle / "requirements.txt").is_file()
     assert (bundle / "shared" / "config.py").is_file()
     assert not list(bundle.rglob("__pycache__"))
+    assert not (bundle / "infra").exists() and not (bundle / "tests").exists()
