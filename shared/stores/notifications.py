@@ -21,9 +21,13 @@ signal less than ``window`` from a deployment's first signal joins it (:func:`re
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+from shared.errors import TransientError
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -131,26 +135,44 @@ def resolve_incident(
     db: firestore.Client, *, session_id: str, topic: str, signal_id: str, utc: datetime, window: timedelta
 ) -> int:
     """The ordinal (1, 2, ...) of the ``topic`` deployment in ``session_id`` that the signal
-    ``signal_id`` at ``utc`` belongs to; a signal seen before gets its deployment again."""
-    from google.cloud import firestore as fs
+    ``signal_id`` at ``utc`` belongs to; a signal seen before gets its deployment again.
+
+    Optimistic concurrency rather than a Firestore transaction: read, then create the document
+    or update it on condition that it is unchanged since the read, else read again. Racing
+    signals (the two of one deployment, or one event delivered twice at once) retry within
+    milliseconds, where a transaction's retry waits a second.
+    """
+    from google.api_core.exceptions import Conflict, FailedPrecondition
 
     ref = db.collection(INCIDENTS).document(f"{session_id}_{topic}")
-
-    @fs.transactional
-    def run(tx: fs.Transaction) -> int:
-        snap = ref.get(transaction=tx)
+    for attempt in range(50):
+        snap = ref.get()
         deployments: list[dict[str, Any]] = list((snap.to_dict() or {}).get("deployments", []))
-        for d in deployments:
-            if signal_id in d.get("signals", []):
-                return int(d["n"])
-        for d in deployments:
-            if abs(d["utc"] - utc) <= window:
-                d["signals"] = [*d.get("signals", []), signal_id]
-                tx.set(ref, {"session_id": session_id, "topic": topic, "deployments": deployments})
-                return int(d["n"])
-        n = 1 + max((int(d["n"]) for d in deployments), default=0)
-        deployments.append({"n": n, "utc": utc, "signals": [signal_id]})
-        tx.set(ref, {"session_id": session_id, "topic": topic, "deployments": deployments})
+        n = _place(deployments, signal_id, utc, window)
+        if n is None:  # seen before
+            return next(int(d["n"]) for d in deployments if signal_id in d.get("signals", []))
+        doc = {"session_id": session_id, "topic": topic, "deployments": deployments}
+        try:
+            if snap.exists:
+                ref.update(doc, option=db.write_option(last_update_time=snap.update_time))
+            else:
+                ref.create(doc)
+        except (Conflict, FailedPrecondition):
+            time.sleep(random.uniform(0.005, 0.02) * min(attempt + 1, 5))
+            continue
         return n
+    raise TransientError(f"incident {session_id}_{topic}: too much contention")
 
-    return int(run(db.transaction(max_attempts=20)))
+
+def _place(deployments: list[dict[str, Any]], signal_id: str, utc: datetime, window: timedelta) -> int | None:
+    """Add the signal to ``deployments`` (joining one less than ``window`` away, else a new one);
+    the deployment's ordinal, or None when the signal is already there (nothing changed)."""
+    if any(signal_id in d.get("signals", []) for d in deployments):
+        return None
+    for d in deployments:
+        if abs(d["utc"] - utc) <= window:
+            d["signals"] = [*d.get("signals", []), signal_id]
+            return int(d["n"])
+    n = 1 + max((int(d["n"]) for d in deployments), default=0)
+    deployments.append({"n": n, "utc": utc, "signals": [signal_id]})
+    return n

@@ -1,0 +1,22 @@
+"""``notify_import_events``: on every ``import-events`` message (a gap-import run's summary), post
+to the ops Slack webhook (``PITLANE_SLACK_WEBHOOK_URL``) when sessions failed or were partial,
+once per run (``shared.services.notify.on_import_summary``)."""
+
+from __future__ import annotations
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from functions import _runtime
+from functions.notify import deps
+from shared.notify.render import ImportSummary
+from shared.services import notify as service
+
+
+@functions_framework.cloud_event
+@_runtime.event_function
+def notify_import_events(event: CloudEvent) -> None:
+    summary = _runtime.pubsub_payload(event, ImportSummary)
+    if summary.failed <= 0 and summary.partial <= 0:
+        return
+    service.on_import_summary(summary, deps())
