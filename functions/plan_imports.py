@@ -6,6 +6,10 @@ year). Planning is :func:`shared.services.import_planner.plan_season` over the q
 calls are reserved by ``import_session`` itself when a task runs. Task names are deterministic,
 ``task_name("import", session_id, <hash of the data types>)``, so a tick redelivered, or the next
 tick while tasks still wait in the queue, does not enqueue a session twice for the same types.
+Each tick is a run (``import_runs/{run_id}``, the run id from the Pub/Sub message id, so a
+redelivered tick is the same run); the tasks carry it, and the last one to finish publishes the
+run's summary on ``import-events`` (``shared.services.import_runs``). A task already waiting in the
+queue under the same name (Cloud Tasks answers ALREADY_EXISTS) belongs to the earlier run.
 Transient failures (upstream, Firestore, Cloud Tasks) raise and Pub/Sub redelivers.
 """
 
@@ -19,7 +23,14 @@ from cloudevents.http import CloudEvent
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions import _runtime
-from shared.services.import_planner import import_requests, plan_season, season_gaps, types_hash
+from shared.services import import_runs
+from shared.services.import_planner import (
+    fill_schedule,
+    import_requests,
+    plan_season,
+    season_gaps,
+    types_hash,
+)
 from shared.tasks import enqueue_http, task_name
 
 log = logging.getLogger("pitlane.plan_imports")
@@ -40,10 +51,26 @@ def plan_imports(event: CloudEvent) -> None:
     season = tick.season or now.year
     settings, db = _runtime.settings(), _runtime.db()
     gaps = season_gaps(season, db=db, http=_runtime.http(), settings=settings, now=now)
+    fill_schedule(db, gaps)
     planned = plan_season(gaps, db=db, settings=settings, now=now)
-    requests = import_requests(gaps, planned)
+    run_id = f"plan-{season}-{event['id']}"  # a redelivered tick is the same run
+    requests = import_requests(gaps, planned, run_id=run_id)
     if tick.max_sessions is not None:
         requests = requests[: tick.max_sessions]
+    deferred = [g.session_id for g in planned.sessions[len(requests) :] + planned.deferred]
+    if not requests:
+        log.info("plan_imports %s: nothing to import now, %d deferred", season, len(deferred))
+        return
+    import_runs.start_run(
+        db,
+        run_id=run_id,
+        season=season,
+        planned=[r.session_id for r in requests],
+        planning_calls=gaps.calls,
+        deferred=deferred,
+        not_yet=gaps.report.not_yet,
+        started=now,
+    )
     enqueued = 0
     for req in requests:
         name = task_name("import", req.session_id, types_hash(req.data_types))
@@ -56,6 +83,12 @@ def plan_imports(event: CloudEvent) -> None:
         season,
         len(requests),
         enqueued,
-        len(planned.deferred) + len(planned.sessions) - len(requests),
-        extra={"json_fields": {"sessions": [r.session_id for r in requests], "calls": planned.calls}},
+        len(deferred),
+        extra={
+            "json_fields": {
+                "run_id": run_id,
+                "sessions": [r.session_id for r in requests],
+                "calls": planned.calls,
+            }
+        },
     )

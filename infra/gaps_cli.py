@@ -1,13 +1,17 @@
 """``pitlane gaps report --season YEAR`` and ``pitlane gaps import --season YEAR [--max-calls N]``.
 
-``report`` lists, per session of the season with anything missing, the data types the upstream
-has (``upstream``) and those Firestore lacks (``missing``), with the estimated calls; ``import``
-imports, oldest first and in this process, what fits this hour's quota ledger and ``--max-calls``
-(``shared.services.import_planner``). Both run against the configured Firestore and upstreams:
-locally after ``source .pitlane/stack.env`` or, with the default project and no emulator hosts
-set, the running local stack. Progress goes to stderr; the last line on stdout is one JSON object
-(``report``: ``season, archive_index, sessions, gaps, not_yet, calls``; ``import``: ``season,
-sessions, calls_spent, calls_left, deferred``).
+``report`` lists every session of the season with the data types upstream has (``upstream``) and
+those Firestore lacks (``missing``), with the estimated calls; ``import`` imports, oldest first and
+in this process, what fits this hour's quota ledger and ``--max-calls``
+(``shared.services.import_planner``), then publishes the run's summary on ``import-events`` (and
+Slack when configured). The season's schedule and archive index are read once and kept in
+Firestore (``--refresh`` reads them again). Both run against the configured Firestore and
+upstreams: locally after ``source .pitlane/stack.env`` or, with the default project and no
+emulator hosts set, the running local stack. Progress goes to stderr; the last line on stdout is
+one JSON object (``report``: ``season, archive_index, sessions, gaps, missing_meetings, not_yet,
+calls, calls_spent``; ``import``: :class:`shared.imports.runs.RunSummary`: ``sessions`` (each
+``session_id, status, data_types, calls``), ``calls_spent, calls_left, deferred``, the counts and
+the duration).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.stack import DEFAULT_STATE_DIR, cli_settings
-from shared.gcp import firestore_client
-from shared.services import import_planner
+from shared.gcp import firestore_client, publisher_client
+from shared.imports.runs import SessionOutcome
+from shared.services import import_planner, import_runs
 from shared.sources.http import make_http_client
 
 
@@ -44,16 +49,31 @@ def _calls(text: str) -> int:
     return value
 
 
+def _rounds(text: str) -> tuple[int, int]:
+    first, _, last = text.partition("-")
+    try:
+        lo, hi = int(first), int(last or first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--rounds must be A-B or one round, got {text!r}") from None
+    if not 1 <= lo <= hi <= 30:
+        raise argparse.ArgumentTypeError(f"--rounds must be 1 <= A <= B <= 30, got {text!r}")
+    return lo, hi
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("gaps", help="what a season lacks in Firestore, and importing it")
     sub = parser.add_subparsers(dest="gaps_command", required=True, metavar="SUBCOMMAND")
     report = sub.add_parser("report", help="per session: data types upstream has and Firestore lacks")
     report.add_argument("--season", type=_season, required=True, help="year")
+    report.add_argument("--refresh", action="store_true", help="read the season's schedule and index again")
+    report.add_argument("--rounds", type=_rounds, default=None, help="only rounds A-B (or one round)")
     report.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help=argparse.SUPPRESS)
     report.set_defaults(func=handle_report)
     run = sub.add_parser("import", help="import the season's gaps that fit the quota, oldest first")
     run.add_argument("--season", type=_season, required=True, help="year")
     run.add_argument("--max-calls", type=_calls, default=None, help="upstream calls this run may make")
+    run.add_argument("--refresh", action="store_true", help="read the season's schedule and index again")
+    run.add_argument("--rounds", type=_rounds, default=None, help="only rounds A-B (or one round)")
     run.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help=argparse.SUPPRESS)
     run.set_defaults(func=handle_import)
 
@@ -62,31 +82,43 @@ def handle_report(args: argparse.Namespace) -> int:
     settings = cli_settings(args.state_dir)
     with make_http_client(settings) as http:
         gaps = import_planner.season_gaps(
-            args.season, db=firestore_client(settings), http=http, settings=settings
+            args.season,
+            db=firestore_client(settings),
+            http=http,
+            settings=settings,
+            refresh=args.refresh,
+            rounds=args.rounds,
         )
     rows = import_planner.report_rows(gaps)
     for row in rows:
+        missing = "(too recent)" if row["not_yet"] else ",".join(row["missing"]) or "-"
         print(
-            f"{row['session_id']:<40} upstream: {','.join(row['upstream']):<50} "
-            f"missing: {','.join(row['missing']) or '-'}",
+            f"{row['session_id']:<40} upstream: {','.join(row['upstream']):<58} missing: {missing}",
             file=sys.stderr,
         )
     summary = {
         "season": args.season,
         "archive_index": gaps.archive_index,
-        "sessions": len(gaps.sessions),
-        "gaps": rows,
+        "sessions": rows,
+        "gaps": len(gaps.report.sessions),
+        "missing_meetings": list(gaps.report.missing_meetings),
         "not_yet": list(gaps.report.not_yet),
         "calls": import_planner.summary_counts(gaps.report.calls),
+        "calls_spent": sum(gaps.calls.values()),
     }
     print(json.dumps(summary), flush=True)
     return 0
 
 
-def _progress(run: import_planner.SessionRun) -> None:
-    types = ",".join(t.value for t in run.data_types)
-    note = f" ({run.error})" if run.error else ""
-    print(f"gaps import: {run.session_id} {run.status} [{types}]{note}", file=sys.stderr, flush=True)
+def _progress(outcome: SessionOutcome) -> None:
+    types = ",".join(t.value for t in outcome.data_types)
+    note = f" ({outcome.error})" if outcome.error else ""
+    calls = sum(outcome.calls.values())
+    print(
+        f"gaps import: {outcome.session_id} {outcome.status} [{types}] {calls} calls{note}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def handle_import(args: argparse.Namespace) -> int:
@@ -99,16 +131,15 @@ def handle_import(args: argparse.Namespace) -> int:
             settings=settings,
             max_calls=args.max_calls,
             progress=_progress,
+            refresh=args.refresh,
+            rounds=args.rounds,
         )
-    out = {
-        "season": summary.season,
-        "sessions": [
-            {"session_id": r.session_id, "status": r.status, "data_types": [t.value for t in r.data_types]}
-            for r in summary.sessions
-        ],
-        "calls_spent": summary.calls_spent,
-        "calls_left": summary.calls_left,
-        "deferred": summary.deferred,
-    }
-    print(json.dumps(out), flush=True)
+        if summary.processed:
+            try:
+                import_runs.announce(
+                    summary, publisher=publisher_client(settings), settings=settings, http=http
+                )
+            except Exception as exc:  # the import is done and stored; the announcement is extra
+                print(f"gaps import: summary not published on import-events: {exc}", file=sys.stderr)
+    print(json.dumps(summary.model_dump(mode="json")), flush=True)
     return 0

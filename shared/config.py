@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     openf1_url: str = "https://api.openf1.org"
     jolpica_url: str = "https://api.jolpi.ca"
     f1_schedule_url: str = "https://raw.githubusercontent.com/theOehrly/f1schedule/master/"
+    multiviewer_url: str = "https://api.multiviewer.app"  # circuit info (FastF1's source)
+    slack_webhook_url: SecretStr | None = None  # ops summaries (gap-import runs); off when unset
 
     data_dir: Path | None = Field(default_factory=_default_data_dir)
     cache_dir: Path = Path("/tmp/pitlane-cache")
@@ -101,7 +103,13 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "f1_static_url", "f1_live_url", "openf1_url", "jolpica_url", "f1_schedule_url", mode="after"
+        "f1_static_url",
+        "f1_live_url",
+        "openf1_url",
+        "jolpica_url",
+        "f1_schedule_url",
+        "multiviewer_url",
+        mode="after",
     )
     @classmethod
     def _http_url(cls, value: str) -> str:

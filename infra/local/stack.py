@@ -136,6 +136,7 @@ def stack_env(
         "PITLANE_OPENF1_URL": upstream,
         "PITLANE_JOLPICA_URL": upstream,
         "PITLANE_F1_SCHEDULE_URL": f"{upstream}/f1schedule/",
+        "PITLANE_MULTIVIEWER_URL": upstream,
         # Where Cloud Tasks and callers reach each function (Settings.function_url).
         "PITLANE_FUNCTION_URLS": json.dumps({name: f"http://{HOST}:{ports[name]}" for name in functions}),
     }
@@ -158,6 +159,7 @@ def settings_for(env: dict[str, str]) -> Settings:
         openf1_url=env["PITLANE_OPENF1_URL"],
         jolpica_url=env["PITLANE_JOLPICA_URL"],
         f1_schedule_url=env["PITLANE_F1_SCHEDULE_URL"],
+        multiviewer_url=env["PITLANE_MULTIVIEWER_URL"],
         env="local",
     )
 

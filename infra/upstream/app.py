@@ -1,7 +1,8 @@
 """The local upstream server: the real F1 data services, served from the recorded data folder.
 
 One server stands in for every upstream, so client code only changes base URLs (settings
-``PITLANE_F1_STATIC_URL``, ``PITLANE_JOLPICA_URL``, ``PITLANE_OPENF1_URL`` are this server's root;
+``PITLANE_F1_STATIC_URL``, ``PITLANE_JOLPICA_URL``, ``PITLANE_OPENF1_URL``,
+``PITLANE_MULTIVIEWER_URL`` are this server's root;
 ``PITLANE_F1_SCHEDULE_URL`` is ``<root>/f1schedule/``):
 
 =====================================  =========================================================

@@ -45,8 +45,8 @@ ImportState = Literal["complete", "partial", "failed", "unavailable"]
 
 # Session codes (shared.ids) with a classification on Jolpica; sprint qualifying has none.
 RESULT_CODES = frozenset({"q", "s", "r"})
-# Jolpica publishes lap-by-lap positions for races only.
-JOLPICA_LAP_CODES = frozenset({"r"})
+# FastF1 asks Jolpica for lap 1 (first-lap times) of races and sprints.
+JOLPICA_LAP_CODES = frozenset({"r", "s"})
 # The archive topics FastF1 reads for each data type (Session.load with laps, weather, messages).
 TOPICS: dict[DataType, frozenset[str]] = {
     DataType.LAPS: frozenset({"TimingData", "TimingAppData"}),
@@ -54,11 +54,16 @@ TOPICS: dict[DataType, frozenset[str]] = {
     DataType.WEATHER: frozenset({"WeatherData"}),
     DataType.RACE_CONTROL: frozenset({"RaceControlMessages"}),
 }
-# Topics FastF1 fetches for any session it loads (identity, driver list, status, track status).
-BASE_TOPICS = frozenset({"SessionInfo", "DriverList", "SessionStatus", "TrackStatus"})
-# Estimates of upstream calls. Archive: one fetch per topic file. Jolpica: one classification call
-# (results/qualifying/sprint) and, for races, one laps call. MultiViewer: one circuit-info call.
-# f1schedule: FastF1 reads the season's schedule once per process before loading any session.
+# What one FastF1 ``Session.load`` fetches, whatever is asked: the session's identity and driver
+# list from the archive and, but for sprint qualifying, a classification from Jolpica (the race's
+# for practice sessions: FastF1 takes driver details from it). Loading laps adds the session and
+# track status, the lap count (races and sprints) and, for those, Jolpica's lap 1 (first-lap times).
+# MultiViewer: one circuit-info call. f1schedule: FastF1 reads the season's schedule once per
+# process before loading any session.
+BASE_TOPICS = frozenset({"SessionInfo", "DriverList"})
+LAP_TOPICS = frozenset({"SessionStatus", "TrackStatus"})
+LAP_COUNT_CODES = frozenset({"r", "s"})
+NO_JOLPICA_CODES = frozenset({"sq"})
 ARCHIVE_CALLS_PER_TOPIC = 1
 JOLPICA_RESULTS_CALLS = 1
 JOLPICA_LAPS_CALLS = 1
@@ -82,6 +87,9 @@ class SessionSpec(_Model):
     start_utc: AwareDatetime
     cancelled: bool = False
     topics: frozenset[str] | None = None
+    absent: frozenset[DataType] = Field(
+        default=frozenset(), description="types an import found upstream does not have"
+    )
 
     @classmethod
     def from_session(cls, session: Session, *, topics: Iterable[str] | None = None) -> SessionSpec:
@@ -139,8 +147,8 @@ class SessionGap(_Model):
 
 class GapReport(_Model):
     year: int
-    missing_meetings: tuple[str, ...]
-    missing_sessions: tuple[str, ...]
+    missing_meetings: tuple[str, ...] = Field(description="no meetings/{id} document")
+    missing_sessions: tuple[str, ...] = Field(description="no sessions/{id} document")
     sessions: tuple[SessionGap, ...] = Field(description="sessions with anything missing, by start")
     season_calls: dict[Host, int] = Field(description="once per run that imports anything")
     calls: dict[Host, int] = Field(description="every gap plus season_calls")
@@ -168,20 +176,22 @@ def upstream_types(spec: SessionSpec) -> frozenset[DataType]:
     for kind, needs in TOPICS.items():
         if spec.topics is None or needs <= spec.topics:
             kinds.add(kind)
-    return frozenset(kinds)
+    return frozenset(kinds) - spec.absent
 
 
 def estimate_calls(spec: SessionSpec, missing: Iterable[DataType]) -> dict[Host, int]:
-    """Upstream calls per host to import ``missing`` for ``spec`` (zero hosts omitted)."""
+    """Upstream calls per host to import ``missing`` for ``spec`` with one FastF1 load (zero hosts
+    omitted); an upper bound: files absent upstream cost one call each all the same."""
     kinds = set(missing)
-    calls: dict[Host, int] = {}
-    topics = set().union(*(TOPICS[k] for k in kinds if k in TOPICS))
-    if topics or DataType.RESULTS in kinds:  # any load reads the session's identity and drivers
-        topics |= BASE_TOPICS
-    if topics:
-        calls[Host.F1_STATIC] = ARCHIVE_CALLS_PER_TOPIC * len(topics)
-    jolpica = JOLPICA_RESULTS_CALLS if DataType.RESULTS in kinds else 0
-    if DataType.LAPS in kinds and spec.code in JOLPICA_LAP_CODES:
+    if not kinds:
+        return {}
+    topics = set(BASE_TOPICS).union(*(TOPICS[k] for k in kinds if k in TOPICS))
+    laps = bool(kinds & {DataType.LAPS, DataType.STINTS})
+    if laps:
+        topics |= LAP_TOPICS | ({"LapCount"} if spec.code in LAP_COUNT_CODES else set())
+    calls: dict[Host, int] = {Host.F1_STATIC: ARCHIVE_CALLS_PER_TOPIC * len(topics)}
+    jolpica = 0 if spec.code in NO_JOLPICA_CODES else JOLPICA_RESULTS_CALLS
+    if laps and spec.code in JOLPICA_LAP_CODES:
         jolpica += JOLPICA_LAPS_CALLS
     if jolpica:
         calls[Host.JOLPICA] = jolpica
@@ -213,6 +223,7 @@ def find_gaps(
     gaps: list[SessionGap] = []
     not_yet: list[str] = []
     missing_meetings: list[str] = []
+    missing_sessions: list[str] = []
     for spec in specs:
         if spec.start_utc + AVAILABLE_AFTER > now:
             not_yet.append(spec.session_id)
@@ -220,8 +231,10 @@ def find_gaps(
         if spec.meeting_id not in held and spec.meeting_id not in missing_meetings:
             missing_meetings.append(spec.meeting_id)
         have = holdings.get(spec.session_id) or SessionHoldings(session_id=spec.session_id, stored=False)
+        if not have.stored:
+            missing_sessions.append(spec.session_id)
         missing = tuple(k for k in DataType if k in upstream_types(spec) and not have.holds(k))
-        if missing or not have.stored:
+        if missing:  # a session upstream has nothing of is no gap, stored or not
             gap = SessionGap(
                 session_id=spec.session_id,
                 meeting_id=spec.meeting_id,
@@ -239,7 +252,7 @@ def find_gaps(
     return GapReport(
         year=year,
         missing_meetings=tuple(missing_meetings),
-        missing_sessions=tuple(g.session_id for g in gaps if g.session_missing),
+        missing_sessions=tuple(missing_sessions),
         sessions=tuple(gaps),
         season_calls=season,
         calls=total,

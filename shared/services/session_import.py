@@ -1,17 +1,25 @@
 """Import a finished session with FastF1: load it once, write every missing data type.
 
-FastF1 is pointed at the configured upstreams (``f1_static_url``, ``jolpica_url``,
-``f1_schedule_url``; its mirror is the archive itself, never the public mirror) with its cache
-under ``settings.cache_dir/fastf1`` (``/tmp`` in Cloud Functions: warm instances reuse it).
+FastF1 is pointed at the configured upstreams (:mod:`shared.sources.fastf1_client`: base URLs
+from settings, its cache under ``settings.cache_dir/fastf1`` (``/tmp`` in Cloud Functions: warm
+instances reuse it), urllib3 retries on 5xx and 429, each archive file fetched once).
 ``Session.load`` runs once with only what the wanted types need; FastF1 turns a topic it could
-not fetch into a warning and leaves that part unloaded, so each type then succeeds or fails on its
-own. FastF1 does not retry 5xx or 429 itself: every adapter of its HTTP sessions gets a urllib3
-``Retry`` (``Retry-After`` honoured), under requests-cache, so only good responses are cached.
+not fetch into a warning and leaves that part unloaded (and its post-processing then raises
+``DataNotLoadedError``, which is caught: what did load is still used), so each type succeeds or
+fails on its own:
+
+* ``complete``: written; ``partial``: written but incomplete (results without a classification);
+* ``unavailable``: upstream does not have it (the archive answered 404 for its topic, Jolpica
+  404 for the results, MultiViewer 404 for the circuit): the planner never asks again;
+* ``failed``: anything else (5xx after retries, a parse problem): the planner asks again later,
+  for that type alone.
+
+The session's status is over every type held: all unavailable is ``unavailable``, complete and
+unavailable only is ``complete``, no complete or partial type is ``failed``, else ``partial``.
 
 Upstream calls are reserved in the quota ledger before loading (estimates of
 ``shared.imports.gaps``) and what was not spent is refunded. A session whose every wanted type
-failed raises :class:`TransientError` (Cloud Tasks retries); a partial one returns, and the gap
-planner asks again for the failed types only.
+failed raises :class:`TransientError` (Cloud Tasks retries); a partial one returns.
 """
 
 from __future__ import annotations
@@ -21,13 +29,15 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.config import Settings
-from shared.errors import TransientError
-from shared.feed.archive import STREAM_SUFFIX
+from shared.errors import PermanentError, TransientError
 from shared.imports import extract, quota
+from shared.imports.circuit import parse_circuit
 from shared.imports.gaps import TOPICS, DataType, Host, ImportState, SessionSpec, estimate_calls
+from shared.sources import fastf1_client
 from shared.stores import imports as store
 from shared.stores.session_store import lap_path, race_control_path, weather_path
 from shared.timing.models import SessionLive
@@ -36,9 +46,6 @@ if TYPE_CHECKING:
     from google.cloud import firestore
 
 log = logging.getLogger(__name__)
-RETRY_STATUSES = (429, 500, 502, 503, 504)
-RETRIES = 3
-BACKOFF_S = 0.2  # urllib3: 0, 0.4, 0.8 s between attempts (capped by Retry-After when given)
 # What each type needs FastF1 to load (Session.load keyword arguments).
 _LOADS = {DataType.LAPS: "laps", DataType.STINTS: "laps", DataType.WEATHER: "weather"}
 
@@ -51,6 +58,7 @@ class ImportRequest(BaseModel):
     event: str | int = Field(description="FastF1 event name or round number")
     session: str = Field(min_length=1, description="FastF1 session identifier: 'R', 'Q', 'FP1', ...")
     data_types: list[DataType] = Field(min_length=1)
+    run_id: str | None = Field(None, max_length=128, description="the planning run this task belongs to")
 
 
 class ImportResult(BaseModel):
@@ -66,81 +74,13 @@ class ImportResult(BaseModel):
 
 def overall(types: dict[DataType, ImportState]) -> ImportState:
     states = set(types.values())
+    if states == {"unavailable"}:
+        return "unavailable"
     if states <= {"complete", "unavailable"}:
         return "complete"
     if not states & {"complete", "partial"}:
         return "failed"
     return "partial"
-
-
-def _host_of(url: str, settings: Settings) -> Host | None:
-    if url.startswith(settings.f1_static_url.rstrip("/") + "/static/"):
-        return Host.F1_STATIC
-    if url.startswith(settings.jolpica_url.rstrip("/") + "/ergast/"):
-        return Host.JOLPICA
-    if url.startswith(settings.f1_schedule_folder):
-        return Host.F1SCHEDULE
-    return Host.MULTIVIEWER if "/api/v1/circuits/" in url else None
-
-
-def _point_fastf1(settings: Settings, counter: Callable[[Any], None]) -> None:
-    """FastF1's hosts from settings, its cache under ``cache_dir``, retries and a call counter."""
-    import fastf1
-    import fastf1._api
-    import fastf1.ergast.interface
-    import fastf1.ergast.legacy
-    import fastf1.events
-    from urllib3.util.retry import Retry
-
-    root = settings.f1_static_url.rstrip("/")
-    fastf1._api.base_url = root
-    fastf1._api.base_url_mirror = root  # the public mirror is another host: never reached from here
-    fastf1.ergast.interface.BASE_URL = settings.jolpica_url.rstrip("/") + "/ergast/f1"
-    fastf1.ergast.legacy.base_url = fastf1.ergast.interface.BASE_URL
-    fastf1.events._SCHEDULE_BASE_URL = settings.f1_schedule_folder
-    cache_dir = settings.cache_dir / "fastf1"
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fastf1.Cache.configure(cache_dir=str(cache_dir))
-    fastf1.Cache.offline_mode(False)
-    fastf1.set_log_level("WARNING")
-    retry = Retry(
-        total=RETRIES,
-        status_forcelist=RETRY_STATUSES,
-        backoff_factor=BACKOFF_S,
-        allowed_methods=None,
-        raise_on_status=False,  # the last bad response goes back to FastF1, which gives up on it
-    )
-    for http in (fastf1.Cache._requests_session, fastf1.Cache._requests_session_cached):
-        if http is None:
-            continue
-        for adapter in http.adapters.values():
-            adapter.max_retries = retry
-        http.hooks["response"] = [h for h in http.hooks["response"] if not getattr(h, "_pitlane", 0)]
-        http.hooks["response"].append(counter)
-
-
-def _counter(
-    settings: Settings, calls: dict[Host, int], missing: set[str] | None = None
-) -> Callable[..., Any]:
-    """A requests hook counting real HTTP calls per host; archive topics answered 404 go to
-    ``missing`` (the archive does not have them: retrying cannot help)."""
-
-    def count(resp: Any, *args: Any, **kwargs: Any) -> Any:
-        # requests-cache dispatches hooks again on the response it returns: count each one once
-        if getattr(resp, "from_cache", False) or getattr(resp, "_pitlane_counted", False):
-            return resp
-        resp._pitlane_counted = True
-        retries = getattr(getattr(resp, "raw", None), "retries", None)
-        host = _host_of(str(resp.url), settings)
-        if host is not None:
-            calls[host] = calls.get(host, 0) + 1 + len(getattr(retries, "history", ()) or ())
-        url = str(resp.url).split("?", 1)[0]
-        if missing is not None and getattr(resp, "status_code", 0) == 404 and url.endswith(STREAM_SUFFIX):
-            missing.add(url.rsplit("/", 1)[-1].removesuffix(STREAM_SUFFIX))
-        return resp
-
-    count._pitlane = 1  # type: ignore[attr-defined]
-    return count
 
 
 def _estimate(req: ImportRequest, code: str, wanted: Sequence[DataType]) -> dict[Host, int]:
@@ -149,7 +89,6 @@ def _estimate(req: ImportRequest, code: str, wanted: Sequence[DataType]) -> dict
     )
     calls = estimate_calls(spec, wanted)
     calls[Host.F1SCHEDULE] = calls.get(Host.F1SCHEDULE, 0) + 1  # FastF1 reads the season first
-    calls.pop(Host.MULTIVIEWER, None)  # circuit info is not imported (yet)
     return calls
 
 
@@ -161,13 +100,8 @@ def import_session(
     req: ImportRequest, *, db: firestore.Client, settings: Settings, now: Callable[[], datetime] = _utcnow
 ) -> ImportResult:
     """Load ``req``'s session once and write the wanted types not already held (see module doc)."""
-    import fastf1
-    from fastf1.exceptions import DataNotLoadedError
-
     held = store.read_holdings(db, req.session_id)
-    wanted = [
-        t for t in dict.fromkeys(req.data_types) if not held.holds(t) and t is not DataType.CIRCUIT_INFO
-    ]
+    wanted = [t for t in dict.fromkeys(req.data_types) if not held.holds(t)]
     result = ImportResult(session_id=req.session_id, status="complete", types={}, laps=0)
     if not wanted:
         result.status = overall(dict(held.types)) if held.types else "complete"
@@ -177,46 +111,17 @@ def import_session(
     reserved = _estimate(req, code, wanted)
     if not quota.reserve_all(db, reserved, limits=quota.limits(settings), now=started):
         raise TransientError(f"import quota used up this hour: {reserved}")
-    absent: set[str] = set()  # archive topics that answered 404
-    _point_fastf1(settings, _counter(settings, result.calls, absent))
+    calls = fastf1_client.CallLog(calls=result.calls)
     try:
-        session = fastf1.get_session(req.year, req.event, req.session)
-        session.load(
-            laps=any(_LOADS.get(t) == "laps" for t in wanted),
-            telemetry=False,
-            weather=DataType.WEATHER in wanted,
-            messages=DataType.RACE_CONTROL in wanted,
-        )
-    except (ValueError, KeyError, DataNotLoadedError, fastf1.req.RateLimitExceededError) as exc:
+        session = _load(req, wanted, settings=settings, calls=calls)
+        circuit: ImportState | None = None
+        if DataType.CIRCUIT_INFO in wanted:
+            circuit = _import_circuit(session, db=db, year=req.year, calls=calls)
+    finally:
         _refund(db, reserved, result.calls, started)
-        raise TransientError(f"FastF1 could not load {req.session_id}: {exc}") from exc
-    _refund(db, reserved, result.calls, started)
-    try:
-        status = session.session_status
-    except DataNotLoadedError:
-        status = None
-    start_utc = extract.stream_start_utc(session.date, status)
-    skipped = extract.Skipped()
-    for kind in wanted:
-        try:
-            result.types[kind] = _import_type(
-                kind,
-                session=session,
-                db=db,
-                sid=req.session_id,
-                start_utc=start_utc,
-                skipped=skipped,
-                result=result,
-            )
-        except DataNotLoadedError as exc:
-            log.warning("import %s: %s not loaded: %s", req.session_id, kind.value, exc)
-            result.types[kind] = "failed"
-    for failed in [k for k, state in result.types.items() if state == "failed"]:
-        if TOPICS.get(failed, frozenset()) & absent:
-            # The archive has no such file (404): this type does not exist upstream. Recording
-            # it as unavailable keeps the planner from retrying it every run.
-            result.types[failed] = "unavailable"
-    if any(s == "complete" for s in result.types.values()):
+    start_utc = _write_types(session, wanted, db=db, result=result, circuit=circuit)
+    _unavailable(result.types, calls)
+    if any(s == "complete" for k, s in result.types.items() if k is not DataType.CIRCUIT_INFO):
         store.ensure_session(db, _session_live(req.session_id, session, start_utc))
     merged = {**held.types, **result.types}
     result.status = overall(merged)
@@ -225,11 +130,132 @@ def import_session(
         "import %s: %s",
         req.session_id,
         result.status,
-        extra={"json_fields": {"types": result.types, "skipped": skipped.counts, "calls": result.calls}},
+        extra={"json_fields": {"types": result.types, "calls": result.calls}},
     )
     if all(s == "failed" for s in result.types.values()):
         raise TransientError(f"import of {req.session_id} failed for every type: {sorted(result.types)}")
     return result
+
+
+def _load(
+    req: ImportRequest, wanted: Sequence[DataType], *, settings: Settings, calls: fastf1_client.CallLog
+) -> Any:
+    """The FastF1 session, loaded once with what ``wanted`` needs."""
+    import fastf1
+    from fastf1.exceptions import DataNotLoadedError
+
+    fastf1_client.point_fastf1(settings, calls)
+    try:
+        session = fastf1.get_session(req.year, req.event, req.session)
+    except (ValueError, KeyError) as exc:  # no such event or session in the season's schedule
+        raise PermanentError(f"FastF1 has no session {req.session!r} of {req.event!r} in {req.year}") from exc
+    try:
+        session.load(
+            laps=any(_LOADS.get(t) == "laps" for t in wanted),
+            telemetry=False,
+            weather=DataType.WEATHER in wanted,
+            messages=DataType.RACE_CONTROL in wanted,
+        )
+    except DataNotLoadedError as exc:
+        # A topic was missing and FastF1's post-processing tripped on it: what loaded is used.
+        log.info("import %s: FastF1 loaded part of the session: %s", req.session_id, exc)
+    except fastf1.req.RateLimitExceededError as exc:
+        raise TransientError(f"FastF1 rate limit while loading {req.session_id}: {exc}") from exc
+    except requests.RequestException as exc:  # connection refused, timeouts: retry later
+        raise TransientError(f"upstream unreachable while loading {req.session_id}: {exc}") from exc
+    return session
+
+
+def _write_types(
+    session: Any,
+    wanted: Sequence[DataType],
+    *,
+    db: firestore.Client,
+    result: ImportResult,
+    circuit: ImportState | None,
+) -> datetime | None:
+    """Write each wanted type, recording its state in ``result.types``; the stream's UTC start."""
+    from fastf1.exceptions import DataNotLoadedError
+
+    try:
+        status = session.session_status
+    except DataNotLoadedError:
+        status = None
+    start_utc = extract.stream_start_utc(session.date, status)
+    skipped = extract.Skipped()
+    for kind in wanted:
+        if kind is DataType.CIRCUIT_INFO:
+            result.types[kind] = circuit or "failed"
+            continue
+        try:
+            result.types[kind] = _import_type(
+                kind,
+                session=session,
+                db=db,
+                sid=result.session_id,
+                start_utc=start_utc,
+                skipped=skipped,
+                result=result,
+            )
+        except DataNotLoadedError as exc:
+            log.info("import %s: %s not loaded: %s", result.session_id, kind.value, exc)
+            result.types[kind] = "failed"
+    if skipped.counts:
+        log.warning(
+            "import %s: rows skipped", result.session_id, extra={"json_fields": {"skipped": skipped.counts}}
+        )
+    return start_utc
+
+
+def _unavailable(types: dict[DataType, ImportState], calls: fastf1_client.CallLog) -> None:
+    """Failed types whose source answered 404 do not exist upstream: ``unavailable``, so the
+    planner does not retry them every run."""
+    no_identity = {"SessionInfo", "DriverList"} <= calls.absent_topics
+    for kind, state in list(types.items()):
+        if state == "partial" and kind is DataType.RESULTS:
+            # drivers without a classification: Jolpica has none and there is no timing to
+            # compute one from, so none exists upstream (the driver rows stay written)
+            gone = calls.jolpica_404 and "TimingData" in calls.absent_topics
+        elif state != "failed":
+            continue
+        elif kind is DataType.RESULTS:
+            gone = calls.jolpica_404 and (no_identity or "TimingData" in calls.absent_topics)
+        elif kind is DataType.CIRCUIT_INFO:
+            gone = calls.multiviewer_404 or "SessionInfo" in calls.absent_topics
+        else:
+            # stints live in the lap documents: no laps, no stints (and FastF1 skips TimingAppData
+            # once TimingData is missing, so only the latter's 404 may be seen)
+            needs = TOPICS[kind] | (TOPICS[DataType.LAPS] if kind is DataType.STINTS else frozenset())
+            gone = bool(needs & calls.absent_topics) or no_identity
+        if gone:
+            types[kind] = "unavailable"
+
+
+def _import_circuit(
+    session: Any, *, db: firestore.Client, year: int, calls: fastf1_client.CallLog
+) -> ImportState:
+    """The session's circuit layout (``circuit_layouts/{key}_{year}``), fetched once per circuit
+    and season: a session of a meeting whose circuit is stored costs no call."""
+    try:
+        key = int(_session_info(session)["Meeting"]["Circuit"]["Key"])
+    except (KeyError, TypeError, ValueError):
+        return "failed"  # no SessionInfo: _unavailable decides from the 404
+    known = store.circuit_layout_state(db, key, year)
+    if known is not None:
+        return known
+    try:
+        payload = fastf1_client.circuit_json(year, key)
+    except requests.RequestException as exc:
+        log.warning("circuit %s/%s: MultiViewer unreachable: %s", key, year, exc)
+        return "failed"
+    layout = parse_circuit(payload, circuit_key=key, year=year) if payload else None
+    if layout is None:
+        if payload is None and not calls.multiviewer_404:
+            return "failed"  # 5xx after retries: ask again later
+        store.mark_circuit_unavailable(db, key, year)
+        return "unavailable"
+    store.write_circuit_layout(db, layout)
+    return "complete"
 
 
 def _refund(db: firestore.Client, reserved: dict[Host, int], spent: dict[Host, int], at: datetime) -> None:
@@ -267,8 +293,19 @@ def _import_type(
     return "complete" if rows and classified else "partial" if rows else "failed"
 
 
+def _session_info(session: Any) -> dict[str, Any]:
+    """FastF1's ``SessionInfo`` topic ({} when the archive had none)."""
+    from fastf1.exceptions import DataNotLoadedError
+
+    try:
+        info = session.session_info
+    except (AttributeError, DataNotLoadedError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
 def _session_live(sid: str, session: Any, start_utc: datetime | None) -> SessionLive:
-    info = getattr(session, "session_info", None) or {}
+    info = _session_info(session)
     return SessionLive(
         session_id=sid,
         meeting_name=str(session.event["EventName"]),

@@ -7,6 +7,7 @@
   ``shared.stores.session_store``), written only when the stored content differs;
 * ``drivers/{n}``: only the classification fields are set on an existing row (the live
   pipeline's other fields stay);
+* ``circuit_layouts/{key}_{year}``: MultiViewer's circuit info for one season;
 * ``sessions/{id}``: created from FastF1's identity fields only when absent (the API serves a
   session only if it exists; the schedule sync normally created it).
 """
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from shared.imports.circuit import COLLECTION as CIRCUITS
+from shared.imports.circuit import CircuitLayout, layout_id
 from shared.imports.gaps import DataType, ImportState, SessionHoldings
 from shared.stores.session_store import BATCH, driver_path, fingerprint, session_path, to_document
 from shared.timing.models import DriverRow, SessionLive
@@ -114,3 +117,74 @@ def ensure_session(db: firestore.Client, live: SessionLive) -> bool:
         return False
     ref.set(to_document(live), merge=True)
     return True
+
+
+def circuit_layout_state(db: firestore.Client, circuit_key: int, year: int) -> ImportState | None:
+    """``complete`` (stored), ``unavailable`` (MultiViewer has none: asked once per circuit and
+    season, not once per session) or None (never asked)."""
+    snap = db.document(f"{CIRCUITS}/{layout_id(circuit_key, year)}").get()
+    if not snap.exists:
+        return None
+    return "unavailable" if (snap.to_dict() or {}).get("available") is False else "complete"
+
+
+def write_circuit_layout(db: firestore.Client, layout: CircuitLayout) -> None:
+    """``circuit_layouts/{key}_{year}``: the whole layout, replaced (it is one upstream answer)."""
+    db.document(f"{CIRCUITS}/{layout.doc_id}").set({**layout.model_dump(mode="json"), "available": True})
+
+
+def mark_circuit_unavailable(db: firestore.Client, circuit_key: int, year: int) -> None:
+    db.document(f"{CIRCUITS}/{layout_id(circuit_key, year)}").set(
+        {"circuit_key": circuit_key, "year": year, "available": False}
+    )
+
+
+# ---- season catalogues: what a season holds upstream, read once --------------------------------
+
+CATALOGUES = "import_seasons"
+RUNS = "import_runs"
+
+
+def read_catalogue(db: firestore.Client, year: int) -> dict[str, Any] | None:
+    snap = db.document(f"{CATALOGUES}/{year}").get()
+    return snap.to_dict() if snap.exists else None
+
+
+def write_catalogue(db: firestore.Client, year: int, doc: Mapping[str, Any]) -> None:
+    db.document(f"{CATALOGUES}/{year}").set(dict(doc))
+
+
+# ---- runs: one per planning pass; outcomes as sessions end; the summary sent once -------------
+
+
+def create_run(db: firestore.Client, run_id: str, doc: Mapping[str, Any]) -> None:
+    """``import_runs/{run_id}`` with the planned session ids (``planned``) and the run's facts."""
+    db.document(f"{RUNS}/{run_id}").set(dict(doc))
+
+
+def record_outcome(db: firestore.Client, run_id: str, outcome: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Set ``outcomes.{session_id}`` of the run (a redelivered task overwrites its own entry) and
+    return the run document as it now is (None: no such run)."""
+    ref = db.document(f"{RUNS}/{run_id}")
+    if not ref.get().exists:
+        return None
+    ref.update({firestore_field_path("outcomes", str(outcome["session_id"])): dict(outcome)})
+    snap = ref.get()
+    return snap.to_dict() if snap.exists else None
+
+
+def claim_summary(db: firestore.Client, run_id: str, now: datetime) -> bool:
+    """True for exactly one caller per run: the one that sends the summary (create-if-absent)."""
+    from google.api_core.exceptions import Conflict
+
+    try:
+        db.document(f"{RUNS}/{run_id}/summary/claim").create({"claimed_utc": now})
+    except Conflict:
+        return False
+    return True
+
+
+def firestore_field_path(*parts: str) -> str:
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    return str(FieldPath(*parts).to_api_repr())

@@ -45,6 +45,7 @@ def import_settings(settings: Settings, upstream: Upstream, tmp_path: Path) -> S
             "f1_static_url": upstream.url,
             "jolpica_url": upstream.url,
             "f1_schedule_url": f"{upstream.url}/f1schedule/",
+            "multiviewer_url": upstream.url,
             "cache_dir": tmp_path / "cache",
         }
     )
@@ -121,7 +122,7 @@ def test_weather_failing_leaves_the_session_partial_then_weather_alone(
     assert result.types == {"laps": "complete", "weather": "failed", "race_control": "complete"}
     assert result.laps > 400 and result.weather == 0
     weather_tries = _archive_fetches(upstream)[FP1 + "WeatherData.jsonStream"]
-    assert weather_tries > 1  # retried (and FastF1's mirror fallback), then given up
+    assert weather_tries == 4  # the first try and 3 retries, then given up (no mirror fallback)
     assert firestore_db.document(status_path(SID)).get().to_dict()["status"] == "partial"
     before = {k: s.update_time for k, s in _laps(firestore_db).items()}
 
@@ -175,3 +176,47 @@ def test_types_the_archive_does_not_have_are_unavailable_not_failed(
     again = import_session(req, db=firestore_db, settings=import_settings)
     assert again.types == {} and again.calls == {}  # held as unavailable: nothing is asked again
     assert upstream.requests() == []
+
+
+def test_circuit_info_is_imported_once_per_circuit_and_season(
+    firestore_db: Any, import_settings: Settings, upstream: Upstream
+) -> None:
+    """2020 Italian GP race: SessionInfo says circuit 39 (Monza); MultiViewer has its 2020 layout."""
+    req = ImportRequest(
+        session_id="2020_italian_grand_prix_r",
+        year=2020,
+        event="Italian Grand Prix",
+        session="R",
+        data_types=[DataType.CIRCUIT_INFO, DataType.WEATHER],
+    )
+    result = import_session(req, db=firestore_db, settings=import_settings)
+    assert result.types == {"circuit_info": "complete", "weather": "complete"}
+    assert result.calls[Host.MULTIVIEWER] == 1
+    layout = firestore_db.document("circuit_layouts/39_2020").get().to_dict()
+    assert layout["available"] is True and layout["circuit_name"] == "Monza"
+    assert len(layout["corners"]) == 11 and layout["corners"][0]["number"] == 1
+    assert len(layout["outline_x"]) == len(layout["outline_y"]) > 100
+    assert layout["pit_loss_s"]["sc"] < layout["pit_loss_s"]["normal"]
+
+    # another session at the same circuit that season finds it stored: no MultiViewer call
+    upstream.reset()
+    other = req.model_copy(update={"session_id": "2020_italian_grand_prix_r_again"})
+    assert (
+        import_session(other, db=firestore_db, settings=import_settings).types["circuit_info"] == "complete"
+    )
+    assert not [e for e in upstream.requests() if e["path"].startswith("/api/v1/circuits/")]
+
+
+def test_a_circuit_multiviewer_does_not_have_is_unavailable_and_asked_once(
+    firestore_db: Any, import_settings: Settings, upstream: Upstream
+) -> None:
+    req = ImportRequest(
+        session_id=SID,
+        year=2024,
+        event="British Grand Prix",
+        session="FP1",
+        data_types=[DataType.CIRCUIT_INFO],
+    )
+    assert import_session(req, db=firestore_db, settings=import_settings).status == "unavailable"
+    marker = firestore_db.document("circuit_layouts/2_2024").get().to_dict()
+    assert marker == {"circuit_key": 2, "year": 2024, "available": False}

@@ -61,13 +61,16 @@ def test_an_empty_database_misses_the_whole_season() -> None:
     starts = [g.start_utc for g in report.sessions]
     assert starts == sorted(starts)
     races = sum(s.code == "r" for s in sessions)
-    classified = sum(s.code in {"q", "s", "r"} for s in sessions)
-    # Unknown topics: every type of its session type. Archive: 4 base topics + TimingData,
-    # TimingAppData, WeatherData, RaceControlMessages; Jolpica: results, and laps for races.
+    sprints = sum(s.code == "s" for s in sessions)
+    shootouts = sum(s.code == "sq" for s in sessions)
+    # Unknown topics: every type of its session type, one FastF1 load each. Archive: SessionInfo,
+    # DriverList, SessionStatus, TrackStatus, TimingData, TimingAppData, WeatherData,
+    # RaceControlMessages, and LapCount for races and sprints. Jolpica: a classification for every
+    # session but sprint qualifying, and lap 1 for races and sprints.
     assert report.calls == {
         Host.F1SCHEDULE: 1,
-        Host.F1_STATIC: 8 * len(sessions),
-        Host.JOLPICA: classified + races,
+        Host.F1_STATIC: 8 * len(sessions) + races + sprints,
+        Host.JOLPICA: len(sessions) - shootouts + races + sprints,
         Host.MULTIVIEWER: len(sessions),
     }
     assert report.season_calls == {Host.F1SCHEDULE: 1}
@@ -89,7 +92,9 @@ def test_topics_of_a_real_archive_folder_limit_what_is_missing() -> None:
     report = find_gaps(2023, [race], held_meetings=["2023_bahrain_grand_prix"], holdings={}, now=AFTER_SEASON)
     (gap,) = report.sessions
     assert gap.missing == (DataType.RESULTS, DataType.RACE_CONTROL, DataType.STINTS, DataType.CIRCUIT_INFO)
-    assert gap.calls == {Host.F1_STATIC: len(BASE_TOPICS) + 2, Host.JOLPICA: 1, Host.MULTIVIEWER: 1}
+    # identity and drivers, session and track status, lap count, TimingAppData, race control;
+    # Jolpica: the classification and lap 1 (stints load the laps)
+    assert gap.calls == {Host.F1_STATIC: len(BASE_TOPICS) + 5, Host.JOLPICA: 2, Host.MULTIVIEWER: 1}
     assert report.missing_meetings == ()
 
 
@@ -104,9 +109,16 @@ def test_sprint_shootout_has_no_results_but_laps() -> None:
 def test_session_types_when_topics_are_unknown() -> None:
     assert DataType.RESULTS not in upstream_types(spec("fp2"))
     assert upstream_types(spec("q")) == set(DataType)
-    assert estimate_calls(spec("q"), [DataType.LAPS]) == {Host.F1_STATIC: 6}  # no Jolpica laps outside races
-    assert estimate_calls(spec("r"), [DataType.LAPS]) == {Host.F1_STATIC: 6, Host.JOLPICA: 1}
-    assert estimate_calls(spec("r"), [DataType.CIRCUIT_INFO]) == {Host.MULTIVIEWER: 1}
+    # no lap count and no Jolpica lap 1 outside races and sprints; no Jolpica for sprint qualifying
+    assert estimate_calls(spec("q"), [DataType.LAPS]) == {Host.F1_STATIC: 6, Host.JOLPICA: 1}
+    assert estimate_calls(spec("sq"), [DataType.LAPS]) == {Host.F1_STATIC: 6}
+    assert estimate_calls(spec("r"), [DataType.LAPS]) == {Host.F1_STATIC: 7, Host.JOLPICA: 2}
+    # the circuit key is in SessionInfo: a load all the same
+    assert estimate_calls(spec("r"), [DataType.CIRCUIT_INFO]) == {
+        Host.F1_STATIC: 2,
+        Host.JOLPICA: 1,
+        Host.MULTIVIEWER: 1,
+    }
     assert estimate_calls(spec("r"), []) == {}
 
 

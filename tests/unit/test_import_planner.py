@@ -1,13 +1,20 @@
 """Pure parts of ``shared.services.import_planner``: FastF1 identifiers, task-name hashes, the
-importable subset of a gap report and the hard-cap bound."""
+season catalogue's rules and the report's rows."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from shared.imports.gaps import DataType, Host, SessionSpec, find_gaps
+from shared.imports.gaps import DataType, SessionHoldings, SessionSpec, find_gaps
 from shared.models.schedule import Session
-from shared.services.import_planner import SeasonGaps, fastf1_session, importable, types_hash, worst_calls
+from shared.services.import_planner import (
+    SeasonCatalogue,
+    SeasonGaps,
+    _known,
+    fastf1_session,
+    report_rows,
+    types_hash,
+)
 
 START = datetime(2023, 4, 29, 9, 30, tzinfo=UTC)
 
@@ -62,25 +69,46 @@ def _gaps() -> SeasonGaps:
     )
 
 
-def test_importable_drops_circuit_info_and_its_calls() -> None:
+def test_report_rows_list_every_session_with_upstream_and_missing_types() -> None:
     gaps = _gaps()
-    assert all(DataType.CIRCUIT_INFO in g.missing for g in gaps.report.sessions)
-    report = importable(gaps)
-    assert [g.session_id for g in report.sessions] == [g.session_id for g in gaps.report.sessions]
-    for gap in report.sessions:
-        assert DataType.CIRCUIT_INFO not in gap.missing and Host.MULTIVIEWER not in gap.calls
-    assert Host.MULTIVIEWER not in report.calls
-    q = next(g for g in report.sessions if g.code == "q")
-    assert q.calls == {Host.F1_STATIC: 8, Host.JOLPICA: 1}
-    assert worst_calls(q) == 2 * 8 + 1 + 1
-    assert gaps.in_archive(q.session_id) is None
+    rows = {r["session_id"]: r for r in report_rows(gaps)}
+    assert set(rows) == set(gaps.sessions)
+    q = rows["2023_azerbaijan_grand_prix_q"]
+    assert set(q["upstream"]) == set(q["missing"]) == {t.value for t in DataType}
+    assert q["calls"] == {"f1_static": 8, "jolpica": 1, "multiviewer": 1}
+    sq = rows["2023_azerbaijan_grand_prix_sq"]
+    assert "results" not in sq["upstream"] and sq["calls"] == {"f1_static": 8, "multiviewer": 1}
+    assert q["in_archive"] is None and q["not_yet"] is False
 
 
-def test_nothing_importable_means_no_season_calls() -> None:
-    gaps = _gaps()
-    only_circuit = tuple(
-        g.model_copy(update={"missing": (DataType.CIRCUIT_INFO,)}) for g in gaps.report.sessions
+def test_types_an_import_found_absent_leave_the_upstream_list() -> None:
+    spec = _gaps().specs["2023_azerbaijan_grand_prix_q"]
+    have = SessionHoldings(
+        session_id=spec.session_id, types={DataType.WEATHER: "unavailable", DataType.LAPS: "complete"}
     )
-    gaps = gaps.model_copy(update={"report": gaps.report.model_copy(update={"sessions": only_circuit})})
-    report = importable(gaps)
-    assert report.sessions == () and report.season_calls == {} and report.calls == {}
+    known = _known(spec, have)
+    assert known.absent == {DataType.WEATHER}
+    assert _known(spec, SessionHoldings(session_id=spec.session_id)) == spec
+
+
+def _catalogue(fetched: datetime) -> SeasonCatalogue:
+    sessions = [_session("q", "Qualifying"), _session("sq", "Sprint Shootout")]
+    return SeasonCatalogue(
+        year=2023,
+        fetched_utc=fetched,
+        sessions=sessions,
+        archive={"2023_azerbaijan_grand_prix_q": ["TimingData", "TimingAppData"]},
+    )
+
+
+def test_a_catalogue_read_after_the_season_is_settled() -> None:
+    assert _catalogue(datetime(2024, 1, 1, tzinfo=UTC)).settled()
+    assert not _catalogue(START + timedelta(hours=1)).settled()  # the session was not over yet
+
+
+def test_catalogue_specs_follow_the_archive_index() -> None:
+    cat = _catalogue(datetime(2024, 1, 1, tzinfo=UTC))
+    q, sq = cat.sessions
+    assert cat.spec(q).topics == {"TimingData", "TimingAppData"}
+    assert cat.spec(sq).topics == frozenset()  # not in the index: no archive folder
+    assert cat.model_copy(update={"archive": None}).spec(q).topics is None  # no index: unknown
