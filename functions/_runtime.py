@@ -3,6 +3,12 @@
 Error policy for event functions: a ``PermanentError`` (bad payload, unknown id) is logged, counted
 and acknowledged, since redelivery cannot fix it; anything else propagates, so Pub/Sub (with
 retries enabled in the manifest) or Cloud Tasks delivers the event again.
+
+Log context: every line logged while an HTTP request is served carries its trace (from
+``traceparent`` or ``X-Cloud-Trace-Context``, else a new one per request); an event's lines carry
+the CloudEvent's ``traceparent`` (else a trace derived from the event id, the same for every
+redelivery), the event id, the function and the message's ``session_id`` attribute; a Cloud Tasks
+target's lines carry the function, the task name and, once the body is read, its ``session_id``.
 """
 
 from __future__ import annotations
@@ -25,7 +31,16 @@ from pydantic import BaseModel, ValidationError
 from shared.config import Settings, get_settings
 from shared.errors import BadRequestError, PermanentError, TransientError
 from shared.gcp import firestore_client, publisher_client
-from shared.logs import configure_logging
+from shared.logs import (
+    Trace,
+    add_context_provider,
+    bind,
+    configure_logging,
+    log_context,
+    new_trace,
+    parse_traceparent,
+    trace_from_headers,
+)
 from shared.sources.http import make_http_client
 
 log = logging.getLogger("pitlane.functions")
@@ -34,8 +49,20 @@ P = TypeVar("P", bound=BaseModel)
 
 def settings() -> Settings:
     s = get_settings()
-    configure_logging(s.log_level)
+    configure_logging(s.log_level, project=s.project)
+    add_context_provider(_request_context)
     return s
+
+
+def _request_context() -> dict[str, Any]:
+    """The trace of the HTTP request being served (one per request when the caller sent none)."""
+    if not flask.has_request_context():
+        return {}
+    trace = flask.g.get("pitlane_trace")
+    if trace is None:
+        trace = trace_from_headers(dict(flask.request.headers)) or new_trace()
+        flask.g.pitlane_trace = trace
+    return {"trace": trace}
 
 
 def db() -> firestore.Client:
@@ -81,6 +108,14 @@ def run_task(
     """The shape of every Cloud Tasks HTTP target: POST a ``model`` as JSON, ``run`` it, answer
     200 with its result; a bad body or a permanent error is :func:`task_permanent_error`; a
     transient one answers 503 so Cloud Tasks retries."""
+    task = request.headers.get("X-CloudTasks-TaskName")
+    with log_context(function=function, task=task):
+        return _run_task(request, function=function, model=model, run=run)
+
+
+def _run_task(
+    request: flask.Request, *, function: str, model: type[P], run: Callable[[P], BaseModel]
+) -> flask.Response:
     if request.method != "POST":
         return problem(405, "Method Not Allowed", f"POST a {model.__name__} as JSON")
     try:
@@ -88,6 +123,7 @@ def run_task(
     except ValidationError as exc:
         detail = str(exc).splitlines()[0] + ": " + str(exc.errors()[0]["msg"])
         return task_permanent_error(request, detail, function=function)
+    bind(session_id=getattr(req, "session_id", None))
     try:
         result = run(req)
     except PermanentError as exc:
@@ -118,14 +154,38 @@ def event_function(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(event: CloudEvent) -> Any:
         settings()
-        try:
-            return fn(event)
-        except PermanentError as exc:
-            log.error(
-                "event dropped: %s",
-                exc,
-                extra={"json_fields": {"event_id": event["id"], "function": fn.__name__, "dropped": 1}},
-            )
-            return None
+        with log_context(
+            trace=_event_trace(event),
+            function=fn.__name__,
+            event_id=event["id"],
+            session_id=_session_of(event),
+        ):
+            return _call(fn, event)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _event_trace(event: CloudEvent) -> Trace:
+    return parse_traceparent(event.get("traceparent")) or new_trace(seed=str(event["id"]))
+
+
+def _session_of(event: CloudEvent) -> str | None:
+    """The ``session_id`` attribute of a Pub/Sub message (race events carry one)."""
+    data: Any = event.get_data()
+    try:
+        value = data["message"]["attributes"]["session_id"]
+    except (KeyError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _call(fn: Callable[[CloudEvent], Any], event: CloudEvent) -> Any:
+    try:
+        return fn(event)
+    except PermanentError as exc:
+        log.error(
+            "event dropped: %s",
+            exc,
+            extra={"json_fields": {"event_id": event["id"], "function": fn.__name__, "dropped": 1}},
+        )
+        return None

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from shared.config import Settings
 from shared.errors import TransientError
 from shared.imports.gaps import Host
+from shared.logs import metric
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -105,7 +106,10 @@ def reserve_all(
                 "expires_utc": start + WINDOW + _KEEP,
             }
             _conditional(db, batch, ref, snaps[h], doc)
-        return _commit(batch)
+        committed = _commit(batch)
+        for h in wanted if committed else ():
+            metric("quota_left", limits[h] - used[h] - wanted[h], host=h.value)
+        return committed
 
     return _with_retries(attempt)
 

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.config import Settings
 from shared.errors import TransientError
 from shared.feed import FeedMessage
+from shared.logs import metric
 from shared.services.ingest import IngestSummary, ingest, messages_from_source
 from shared.sources.livefeed import LiveFeed, open_live_feed
 from shared.timing.reducer import SessionReducer
@@ -130,6 +131,9 @@ class _Meter:
         self.cp.done = done
         self.cp.updated_utc = datetime.now(UTC)
         _save(self.db, self.cp)
+        if self.cp.last_utc is not None:  # how far behind the feed this run is (alerted on when live)
+            metric("ingest_lag_s", (self.cp.updated_utc - self.cp.last_utc).total_seconds(),
+                   feed="live" if self.req.source == LIVE else "replay")  # fmt: skip
 
 
 def record(

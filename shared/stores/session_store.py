@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from shared.logs import RateMeter
 from shared.stores.coalesce import Coalescer
 from shared.timing.models import (
     DriverRow,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 SESSIONS = "sessions"
 BATCH = 400  # Firestore allows 500 writes per batch (and per commit); stay clear of it.
 Listened = tuple[str, str]  # ("session", "") | ("tower", "") | ("driver", driver_number)
+WRITE_RATE = RateMeter("firestore_writes_per_s", every_s=10.0)  # documents written, per instance
 
 
 def session_path(session_id: str) -> str:
@@ -189,6 +191,7 @@ class SessionWriter:
             if wait > 0:
                 sleep(wait)
             written += self._write_listened(self._listened.due())
+        WRITE_RATE.flush()
         return written
 
     def stored_watermark(self) -> datetime | None:
@@ -254,6 +257,7 @@ class SessionWriter:
                 self._known[path] = fp
                 written.append(path)
         self.writes += len(written)
+        WRITE_RATE.add(len(written))
         return written
 
     def _read_unknown(self, todo: list[tuple[str, BaseModel, str]]) -> None:
