@@ -114,13 +114,18 @@ def test_weather_failing_leaves_the_session_partial_then_weather_alone(
 ) -> None:
     upstream.add_fault(path_prefix=FP1 + "WeatherData.jsonStream", kind="status", status=503, times=None)
     result = import_session(
-        _request(DataType.LAPS, DataType.WEATHER, DataType.RACE_CONTROL),
+        _request(DataType.LAPS, DataType.WEATHER, DataType.RACE_CONTROL, DataType.RESULTS),
         db=firestore_db,
         settings=import_settings,
     )
     assert result.status == "partial"
-    assert result.types == {"laps": "complete", "weather": "failed", "race_control": "complete"}
-    assert result.laps > 400 and result.weather == 0
+    assert result.types == {
+        "laps": "complete",
+        "weather": "failed",
+        "race_control": "complete",
+        "results": "complete",
+    }
+    assert result.laps > 400 and result.weather == 0 and result.drivers == 20
     weather_tries = _archive_fetches(upstream)[FP1 + "WeatherData.jsonStream"]
     assert weather_tries == 4  # the first try and 3 retries, then given up (no mirror fallback)
     assert firestore_db.document(status_path(SID)).get().to_dict()["status"] == "partial"

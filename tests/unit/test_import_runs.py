@@ -116,3 +116,20 @@ def test_fastf1_limits_stay_for_real_hosts_only(url: str, limited: bool) -> None
     assert len(Session._RATE_LIMITS) == len(fastf1.req._SessionWithRateLimiting._RATE_LIMITS)
     assert any(p.match(url) for p in Session._RATE_LIMITS) is limited
     assert all(p.pattern.startswith("^https?://" + LOOPBACK) for p in Session._RATE_LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("states", "expected"),
+    [
+        (["complete", "unavailable"], "complete"),
+        (["unavailable", "unavailable"], "unavailable"),
+        (["complete", "failed"], "partial"),
+        (["partial"], "partial"),
+        (["failed", "unavailable"], "failed"),
+    ],
+)
+def test_a_sessions_state_over_its_types(states: list[str], expected: str) -> None:
+    from shared.services.session_import import overall
+
+    kinds = [DataType.LAPS, DataType.WEATHER]
+    assert overall(dict(zip(kinds, states, strict=False))) == expected  # type: ignore[arg-type]
