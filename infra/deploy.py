@@ -11,8 +11,9 @@ deploys in parallel from the one bundle the tests ran on, and its invoker and de
 bindings follow.
 
 What differs per environment (``infra/env/<env>.yaml``) reaches the build as substitutions:
-``_ENV``, ``_REGION``, ``_LOG_LEVEL``, and ``_<FUNCTION>_MIN_INSTANCES``/``_MAX_INSTANCES`` for a
-function whose counts differ between environments (prod's values are the defaults).
+``_ENV``, ``_REGION``, ``_LOG_LEVEL``, and ``_<FUNCTION>_MIN_INSTANCES``/``_MAX_INSTANCES``/
+``_SECRETS`` for a function whose instance counts or mounted secrets (optional secrets are set per
+environment) differ between environments; prod's values are the defaults.
 ``pitlane deploy --dry-run --env ENV`` prints the ``gcloud builds submit`` that runs the build for
 ENV, then every step's commands with ENV's values substituted.
 """
@@ -73,16 +74,17 @@ def deploy_args(
     log_level: str,
     min_instances: str,
     max_instances: str,
+    secrets: str,
     source: str,
 ) -> list[str]:
-    """``gcloud functions deploy`` arguments for one function (2nd gen)."""
+    """``gcloud functions deploy`` arguments for one function (2nd gen); ``secrets`` is the whole
+    secrets flag (:func:`secrets_flag`)."""
     env_vars = [f"PITLANE_PROJECT={project}", f"PITLANE_ENV={env}", f"PITLANE_REGION={region}",
                 f"PITLANE_LOG_LEVEL={log_level}"]  # fmt: skip
     env_vars += [
         f"{manifest.bucket(b).env}={iam.bucket_name(manifest.bucket(b), project)}"
         for b in sorted({*fn.needs_of("storage.read"), *fn.needs_of("storage.write")})
     ]
-    secrets = [f"{manifest.secret(s).env}={s}:latest" for s in sorted(fn.needs_of("secret"))]
     args = [
         "functions", "deploy", fn.name,
         "--gen2",
@@ -98,7 +100,7 @@ def deploy_args(
         f"--min-instances={min_instances}",
         f"--max-instances={max_instances}",
         f"--set-env-vars={','.join(env_vars)}",
-        f"--set-secrets={','.join(secrets)}" if secrets else "--clear-secrets",
+        secrets,
     ]  # fmt: skip
     if isinstance(fn.trigger, TopicTrigger):
         args.append(f"--trigger-topic={fn.trigger.topic}")
@@ -116,13 +118,21 @@ def deploy_args(
 # --- environments as substitutions ---------------------------------------------------------------
 
 
+def secrets_flag(manifest: Manifest, env: Environment, fn: Function) -> str:
+    """``--set-secrets=ENV=secret:latest,...`` for what ``fn`` mounts in ``env``, else ``--clear-secrets``
+    (a secret dropped from the needs is unmounted)."""
+    mounts = [f"{manifest.secret(s).env}={s}:latest" for s in env.mounted_secrets(manifest, fn)]
+    return f"--set-secrets={','.join(mounts)}" if mounts else "--clear-secrets"
+
+
 def _per_function(manifest: Manifest, envs: dict[str, Environment]) -> dict[str, dict[str, str]]:
-    """substitution -> env -> value, for instance counts that differ between environments."""
+    """substitution -> env -> value, for the deploy values that differ between environments."""
     out: dict[str, dict[str, str]] = {}
     for fn in manifest.functions.values():
         for what, value in (
             ("MIN_INSTANCES", lambda e, f=fn: e.min_instances(f)),
             ("MAX_INSTANCES", lambda e, f=fn: e.max_instances(manifest, f)),
+            ("SECRETS", lambda e, f=fn: secrets_flag(manifest, e, f)),
         ):
             values = {name: str(value(env)) for name, env in envs.items()}
             if len(set(values.values())) > 1:
@@ -199,15 +209,16 @@ def cloudbuild_doc(manifest: Manifest, envs: dict[str, Environment]) -> dict[str
     ]  # fmt: skip
     for fn in manifest.functions.values():
 
-        def count(what: str, literal: int, fn: Function = fn) -> str:
+        def value(what: str, literal: object, fn: Function = fn) -> str:
             key = f"_{fn.name.upper()}_{what}"
             return f"${{{key}}}" if key in per_fn else str(literal)
 
         prod = envs["prod"]
         args = deploy_args(
             manifest, fn, project="$PROJECT_ID", region="${_REGION}", env="${_ENV}", log_level="${_LOG_LEVEL}",
-            min_instances=count("MIN_INSTANCES", prod.min_instances(fn)),
-            max_instances=count("MAX_INSTANCES", prod.max_instances(manifest, fn)),
+            min_instances=value("MIN_INSTANCES", prod.min_instances(fn)),
+            max_instances=value("MAX_INSTANCES", prod.max_instances(manifest, fn)),
+            secrets=value("SECRETS", secrets_flag(manifest, prod, fn)),
             source=BUNDLE,
         )  # fmt: skip
         steps.append({"id": f"deploy-{fn.name}", "name": GCLOUD_IMAGE, "entrypoint": "gcloud",
@@ -264,11 +275,23 @@ def dry_run(
     project = project or e.project
     values = substitutions(manifest, envs, env)
     doc = cloudbuild_doc(manifest, envs)
-    subs = ",".join(f"{k}={v}" for k, v in values.items())
+    pairs = [f"{k}={v}" for k, v in values.items()]
+    # A value holding a comma (two secrets) needs gcloud's other delimiter (`gcloud topic escaping`).
+    subs = "^;^" + ";".join(pairs) if any("," in v for v in values.values()) else ",".join(pairs)
     lines = [
         f"# pitlane deploy --env {env}: project {project}, region {values['_REGION']}, "
         f"{len(manifest.functions)} functions, {len(doc['steps'])} build steps",
-        f"gcloud builds submit --project={project} --config=cloudbuild.yaml --substitutions={subs} .",
+        shlex.join(
+            [
+                "gcloud",
+                "builds",
+                "submit",
+                f"--project={project}",
+                "--config=cloudbuild.yaml",
+                f"--substitutions={subs}",
+                ".",
+            ]
+        ),
     ]
     values = values | {"PROJECT_ID": project}
     for step in doc["steps"]:

@@ -144,9 +144,10 @@ def bindings(manifest: Manifest, project: str = PROJECT) -> list[Binding]:
     return sorted(out)
 
 
-def mounted_secrets(manifest: Manifest) -> list[str]:
-    """Secrets some function mounts (each must have a version before the deploy)."""
-    return sorted({s for fn in manifest.functions.values() for s in fn.needs_of("secret")})
+def required_secrets(manifest: Manifest) -> list[str]:
+    """Secrets some function always mounts (each must have a version before the deploy)."""
+    needed = {s for fn in manifest.functions.values() for s in fn.needs_of("secret")}
+    return sorted(s for s in needed if not manifest.secret(s).optional)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -223,12 +224,13 @@ def storage_secrets_script(manifest: Manifest) -> list[str]:
 
 
 def iam_script(manifest: Manifest) -> list[str]:
-    """Every need's binding; stops first if a mounted secret has no version yet."""
+    """Every need's binding (an optional secret's too: reading an empty secret reveals nothing);
+    stops first if a required secret has no version yet."""
     lines = [
         f"gcloud secrets versions list {name} --project={PROJECT} --filter=state:ENABLED --limit=1"
         f" --format='value(name)' | grep -q . || {{ echo 'secret {name} has no version: gcloud secrets"
         f" versions add {name} --data-file=-' >&2; exit 1; }}"
-        for name in mounted_secrets(manifest)
+        for name in required_secrets(manifest)
     ]
     return lines + [binding_command(b) for b in bindings(manifest)]
 

@@ -79,11 +79,15 @@ class SchedulerJob(_Strict):
 
 class Secret(_Strict):
     """A Secret Manager secret, mounted as the environment variable ``env`` (a setting) into the
-    functions that need ``secret:<name>``. Values are added by an operator, never in code."""
+    functions that need ``secret:<name>``. Values are added by an operator, never in code.
+
+    ``optional``: a feature that is off while its setting is unset (an empty value would not be
+    unset): mounted only in the environments whose file lists it under ``secrets``."""
 
     name: str = Field(pattern=_RESOURCE_NAME.pattern)
     description: str = ""
     env: str = Field(pattern=_ENV_VAR.pattern)
+    optional: bool = False
 
 
 class Bucket(_Strict):
@@ -326,13 +330,25 @@ class Environment(_Strict):
     region: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     functions: dict[str, EnvFunction] = Field(default_factory=dict)
+    secrets: tuple[str, ...] = ()  # the optional secrets that have a value here
     notification_channels: tuple[str, ...] = ()
 
     def check(self, manifest: Manifest) -> Environment:
         unknown = set(self.functions) - set(manifest.functions)
         if unknown:
             raise ValueError(f"environment {self.name}: unknown functions {sorted(unknown)}")
+        optional = {s.name for s in manifest.secrets if s.optional}
+        if set(self.secrets) - optional:
+            raise ValueError(
+                f"environment {self.name}: {sorted(set(self.secrets) - optional)} are not optional secrets"
+            )
         return self
+
+    def mounted_secrets(self, manifest: Manifest, fn: Function) -> list[str]:
+        """The secrets ``fn`` gets here: every required one it needs, the optional ones set here."""
+        return sorted(
+            s for s in fn.needs_of("secret") if not manifest.secret(s).optional or s in self.secrets
+        )
 
     def region_or(self, manifest: Manifest) -> str:
         return self.region or manifest.defaults.region

@@ -29,12 +29,13 @@ def manifest_data() -> dict[str, Any]:
 def with_extra_functions() -> Manifest:
     """The manifest plus two functions, as another engineer would add them: nothing else edited."""
     data = manifest_data()
+    data["secrets"].append({"name": "signing-key", "env": "PITLANE_SIGNING_KEY"})  # required
     data["functions"]["extra_fn"] = {
         "trigger": {"type": "topic", "topic": "race-events"},
         "retry": True,
         "memory": "2Gi",
         "timeout_s": 77,
-        "needs": ["firestore.write", "secret:openf1-token", "storage.read:models"],
+        "needs": ["firestore.write", "secret:signing-key", "secret:openf1-token", "storage.read:models"],
     }
     data["functions"]["extra_task"] = {"trigger": {"type": "queue", "queue": "reminders"}, "needs": []}
     return Manifest.model_validate(data)
@@ -136,8 +137,11 @@ def test_dry_run_is_cloudbuild_yaml_with_the_environment_substituted(env: str) -
     submit = shlex.split(sections(lines)["_head"][0])
     assert submit[:3] == ["gcloud", "builds", "submit"] and "--config=cloudbuild.yaml" in submit
     assert f"--project={ENVS[env].project}" in submit
-    subs = next(a for a in submit if a.startswith("--substitutions="))
-    values = dict(kv.split("=", 1) for kv in subs.removeprefix("--substitutions=").split(","))
+    subs = next(a for a in submit if a.startswith("--substitutions=")).removeprefix("--substitutions=")
+    delimiter = ","
+    if subs.startswith("^"):  # gcloud's escaping: ^D^K=V<D>K=V
+        delimiter, subs = subs[1], subs[3:]
+    values = dict(kv.split("=", 1) for kv in subs.split(delimiter))
     assert set(values) == set(CLOUDBUILD["substitutions"]), "every substitution is given, and only those"
     values["PROJECT_ID"] = ENVS[env].project
     by_step = sections(lines)
@@ -173,13 +177,26 @@ def test_dry_run_lists_one_deploy_per_function_with_its_settings() -> None:
     )
 
 
+def test_optional_secrets_are_mounted_only_where_the_environment_sets_them() -> None:
+    def flags(env: str, fn: str) -> list[str]:
+        return shlex.split(sections(dry_run(MANIFEST, ENVS, env))[f"deploy-{fn}"][0])
+
+    slack = "--set-secrets=PITLANE_SLACK_WEBHOOK_URL=slack-webhook-url:latest"
+    assert "slack-webhook-url" in ENVS["prod"].secrets and "slack-webhook-url" not in ENVS["staging"].secrets
+    assert slack in flags("prod", "import_session") and "--clear-secrets" in flags(
+        "staging", "import_session"
+    )
+    assert "--clear-secrets" in flags("prod", "sync_schedule")  # openf1-token: set in no environment
+    assert "--clear-secrets" in flags("prod", "api")
+
+
 def test_a_function_added_to_the_manifest_appears_with_no_other_edit() -> None:
     manifest = with_extra_functions()
     by_step = sections(dry_run(manifest, load_environments(manifest), "prod"))
     extra = shlex.split(by_step["deploy-extra_fn"][0])
     for flag in ("--trigger-topic=race-events", "--retry", "--memory=2Gi", "--timeout=77s",
                  "--service-account=pitlane-extra-fn@pitlane-prod.iam.gserviceaccount.com",
-                 "--set-secrets=PITLANE_OPENF1_TOKEN=openf1-token:latest"):  # fmt: skip
+                 "--set-secrets=PITLANE_SIGNING_KEY=signing-key:latest"):  # fmt: skip
         assert flag in extra, flag
     assert any(a.startswith("--set-env-vars=") and "PITLANE_MODELS_BUCKET=pitlane-prod-pitlane-models" in a
                for a in extra)  # fmt: skip
@@ -187,7 +204,8 @@ def test_a_function_added_to_the_manifest_appears_with_no_other_edit() -> None:
     assert "add-invoker-policy-binding extra_fn" in after
     assert "--dead-letter-topic=race-events-dead-letter" in after and "--max-delivery-attempts=5" in after
     iam = "\n".join(by_step["iam"])
-    assert "gcloud secrets versions list openf1-token" in iam  # the deploy stops if it has no value
+    assert "gcloud secrets versions list signing-key" in iam  # the deploy stops if it has no value
+    assert "gcloud secrets versions list openf1-token" not in iam  # optional: off where unset
     assert "pitlane-extra-fn@" in "\n".join(by_step["service-accounts"])
     task = shlex.split(by_step["deploy-extra_task"][0])
     assert "--trigger-http" in task and "--no-allow-unauthenticated" in task and "--clear-secrets" in task
