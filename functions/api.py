@@ -12,7 +12,9 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from functions.api_http import Deps, Rendered, handle
+from werkzeug.exceptions import HTTPException
+
+from functions.api_http import Deps, Rendered, framework_problem, handle
 from functions.routes import TABLE
 from shared.api.cache import TtlCache
 from shared.config import Settings, get_settings
@@ -45,3 +47,17 @@ def answers() -> TtlCache[Rendered]:
 def api(request: flask.Request) -> flask.Response:
     settings = _settings()
     return handle(request, table=TABLE, deps=Deps(settings=settings, db=_db), cache=answers())
+
+
+def install(app: flask.Flask) -> None:
+    """Answer what Flask rejects before the function runs (a path its router cannot match, such
+    as one with a newline; a method it does not route) as problem JSON too. functions-framework
+    names its app after the target, so other functions' apps are left as they are."""
+    if app.name != "api" or getattr(app, "_pitlane_problems", False):
+        return
+    app.register_error_handler(HTTPException, framework_problem)
+    app._pitlane_problems = True  # type: ignore[attr-defined]
+
+
+if flask.has_app_context():  # functions-framework runs this module inside its app's context
+    install(flask.current_app._get_current_object())  # type: ignore[attr-defined]

@@ -87,6 +87,13 @@ def _problem_response(exc: Exception, path: str) -> flask.Response:
     return resp
 
 
+def framework_problem(exc: Exception) -> flask.Response:
+    """An HTTP error Flask raised itself (no route, method), as problem JSON."""
+    code = getattr(exc, "code", None) or 500
+    detail = "no route for this path" if code == 404 else getattr(exc, "description", "") or str(exc)
+    return _problem_response(ApiError(code, detail) if code < 500 else exc, flask.request.path)
+
+
 def _allowed_origin(origin: str | None, settings: Settings) -> str | None:
     if not origin:
         return None

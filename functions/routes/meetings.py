@@ -27,7 +27,9 @@ class MeetingPath(Params):
     meeting_id: Annotated[
         str,
         Field(
-            pattern=ID_PATTERN, description="a meeting id ('2024_singapore_grand_prix') or OpenF1 meeting_key"
+            pattern=ID_PATTERN,
+            description="a meeting id ('2024_singapore_grand_prix') or OpenF1 meeting_key",
+            examples=["2025_british_grand_prix"],
         ),
     ]
 

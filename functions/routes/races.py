@@ -36,7 +36,8 @@ MATCH_DAYS = 1  # a travel app may have written the UTC day or its user's day
 
 class RacePath(Params):
     race_id: Annotated[str, Field(pattern=ID_PATTERN)] = Field(
-        description="a travel-app race id ('bhr-2024') or a meeting id ('2025_sao_paulo_grand_prix')"
+        description="a travel-app race id ('bhr-2024') or a meeting id ('2025_sao_paulo_grand_prix')",
+        examples=["2025_british_grand_prix"],
     )
 
 
@@ -80,7 +81,8 @@ class CalendarQuery(Params):
 
 class PlanQuery(ZoneQuery):
     sessions: Annotated[str, Field(pattern=f"^({_CODES})(,({_CODES})){{0,6}}$")] = Field(
-        description="the F1 sessions you will attend, comma-separated: fp1, fp2, fp3, sq, s, q, r"
+        description="the F1 sessions you will attend, comma-separated: fp1, fp2, fp3, sq, s, q, r",
+        examples=["q,r"],
     )
     arrive_before_min: Annotated[int, Ge(0), Le(1440), STRICT] = Field(
         120, description="minutes to be at the circuit before the first session (getting in)"

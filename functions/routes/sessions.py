@@ -26,7 +26,9 @@ from shared.timing.models import DriverRow, TimingTower
 
 MAX_LAP = 200
 CURRENT_WINDOW = timedelta(hours=3)  # a session lasts at most ~3 hours, suspensions included
-DriverNumber = Annotated[str, Field(pattern=r"^[0-9]{1,3}$", description="a car number (1 to 3 digits)")]
+DriverNumber = Annotated[
+    str, Field(pattern=r"^[0-9]{1,3}$", description="a car number (1 to 3 digits)", examples=["44"])
+]
 LapNumber = Annotated[int, Ge(1), Le(MAX_LAP), STRICT]
 MAX_LAPS_PAGE = 2000
 
@@ -36,7 +38,7 @@ class DriverPath(SessionPath):
 
 
 class LapPath(SessionPath):
-    lap: LapNumber = Field(description="a lap number")
+    lap: LapNumber = Field(description="a lap number", examples=[3])
 
 
 class LapQuery(Params):

@@ -19,10 +19,20 @@ TABLE = RouteTable()
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 SessionId = Annotated[
-    str, Field(pattern=ID_PATTERN, description="a session id, e.g. '2024_singapore_grand_prix_r'")
+    str,
+    Field(
+        pattern=ID_PATTERN,
+        description="a session id, e.g. '2024_singapore_grand_prix_r'",
+        examples=["2024_british_grand_prix_fp1"],
+    ),
 ]
 CircuitId = Annotated[
-    str, Field(pattern=r"^[a-z0-9_-]{1,64}$", description="a circuit id (Ergast circuitRef), e.g. 'monza'")
+    str,
+    Field(
+        pattern=r"^[a-z0-9_-]{1,64}$",
+        description="a circuit id (Ergast circuitRef), e.g. 'monza'",
+        examples=["silverstone"],
+    ),
 ]
 
 

@@ -8,11 +8,11 @@ optional but the id. All instants are UTC (``...Z``); ``start_local`` is the cir
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.api.types import LocalDateTime
 from shared.models.schedule import EventFormat
 from shared.timing.models import DriverRow, Lap, RaceControlMessage, TimingTower, TrackStatus, WeatherSample
 
@@ -39,7 +39,7 @@ class SessionOut(Out):
     code: str | None = Field(default=None, description="fp1, fp2, fp3, sq, s, q or r")
     start_utc: AwareDatetime | None = None
     end_utc: AwareDatetime | None = Field(default=None, description="scheduled end (OpenF1), UTC")
-    start_local: datetime | None = Field(default=None, description="wall-clock start at the circuit")
+    start_local: LocalDateTime | None = Field(default=None, description="wall-clock start at the circuit")
     gmt_offset: str | None = Field(default=None, description="circuit offset from UTC, '+08:00'")
     time_zone: str | None = Field(default=None, description="the circuit's IANA zone")
     series: str | None = None

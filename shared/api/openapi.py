@@ -43,6 +43,8 @@ def _parameters(model: type[BaseModel], where: str) -> list[dict[str, Any]]:
         }
         if prop.get("description"):
             param["description"] = prop["description"]
+        if prop.get("examples"):
+            param["example"] = prop["examples"][0]
         out.append(param)
     return out
 

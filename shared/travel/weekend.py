@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from shared.api.types import LocalDateTime
 from shared.models.schedule import Series, Timeline, TimelineEntry
 from shared.schedule.timeline import zone
 
@@ -48,7 +49,7 @@ class Instant(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     utc: AwareDatetime
-    local: datetime = Field(description="wall clock at the circuit")
+    local: LocalDateTime = Field(description="wall clock at the circuit")
     in_tz: AwareDatetime = Field(description="in the zone asked for (offset included)")
 
 
