@@ -1,6 +1,7 @@
 """``notify_import_events``: on every ``import-events`` message (a gap-import run's summary), post
 to the ops Slack webhook (``PITLANE_SLACK_WEBHOOK_URL``) when sessions failed or were partial,
-once per run (``shared.services.notify.on_import_summary``)."""
+once per run (``shared.services.notify_ops``). A run without failures returns before any client
+is built."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from functions import _runtime
-from functions.notify import deps
 from shared.notify.render import ImportSummary
-from shared.services import notify as service
+from shared.services.notify_ops import on_import_summary
 
 
 @functions_framework.cloud_event
@@ -19,4 +19,10 @@ def notify_import_events(event: CloudEvent) -> None:
     summary = _runtime.pubsub_payload(event, ImportSummary)
     if summary.failed <= 0 and summary.partial <= 0:
         return
-    service.on_import_summary(summary, deps())
+    on_import_summary(
+        summary,
+        db=_runtime.db(),
+        http=_runtime.http(),
+        settings=_runtime.settings(),
+        publisher=_runtime.publisher(),
+    )

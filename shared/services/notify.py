@@ -1,10 +1,9 @@
 """Notify: from what happened to each subscriber's channels, once.
 
-Entry points (``functions/notify*.py``) call one of:
+Entry points (``functions/notify*.py``) call one of (import-events: ``shared.services.notify_ops``):
 
 * :func:`on_race_event` (``race-events``): Safety Car, VSC, red flag, delays, results;
 * :func:`on_schedule_change` (``schedule-events``): moved, cancelled, reinstated, added, removed;
-* :func:`on_import_summary` (``import-events``): a gap-import run with failures, to ops Slack;
 * :func:`on_task` (Cloud Tasks queue ``reminders``, function ``notify``): a session reminder
   planned by the schedule sync (``{"kind": "reminder", "session_id", "start_utc"}``), or a
   delivery held back by quiet hours or a reminder lead (``{"kind": "deliver", ...}``).
@@ -23,7 +22,6 @@ delivers the event again and the next run finds it settled.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -38,6 +36,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
 from shared.config import Settings
 from shared.errors import PermanentError, TransientError
+from shared.logs import count
 from shared.models.schedule import ScheduleChange
 from shared.notify.matching import decide, matches
 from shared.notify.model import FcmChannel, Subscription, WebhookChannel, channel_id
@@ -49,7 +48,7 @@ from shared.notify.occurrences import (
     schedule_occurrence,
     session_context,
 )
-from shared.notify.render import ImportSummary, ops_alert, push_message, render, webhook_body
+from shared.notify.render import push_message, render, webhook_body
 from shared.notify.signing import DELIVERY_HEADER, EVENT_HEADER, signature_headers
 from shared.services import notify_delivery as channels
 from shared.stores import notifications as ledger
@@ -63,7 +62,6 @@ if TYPE_CHECKING:
     from google.cloud.pubsub_v1 import PublisherClient
 
 log = logging.getLogger(__name__)
-OPS_UID = "ops"
 
 
 class NotifyOptions(BaseModel):
@@ -89,7 +87,7 @@ class NotifyDeps:
     settings: Settings
     publisher: PublisherClient
     fcm: channels.FcmSender
-    options: NotifyOptions = field(default_factory=lambda: NotifyOptions())
+    options: NotifyOptions = field(default_factory=NotifyOptions)
     clock: Callable[[], datetime] = _utcnow
 
 
@@ -169,48 +167,6 @@ def on_task(task: ReminderTask | DeliverTask, deps: NotifyDeps) -> NotifyReport:
         return NotifyReport(detail=f"stale reminder for {task.session_id} at {task.start_utc.isoformat()}")
     occ = reminder_occurrence(session_context(task.session_id, doc), starts_utc=task.start_utc)
     return fan_out(occ, deps)
-
-
-def on_import_summary(summary: ImportSummary, deps: NotifyDeps) -> NotifyReport:
-    """Tell ops on Slack (``slack_webhook_url``) when a gap-import run had failed or partial
-    sessions; once per run (ledger), retried like any channel."""
-    alert = ops_alert(summary)
-    if alert is None:
-        return NotifyReport(detail="import run without failures")
-    if deps.settings.slack_webhook_url is None:
-        log.warning("import run with failures, but no Slack webhook is set: %s", alert.text)
-        return NotifyReport(occurrence_id=alert.alert_id, detail="no Slack webhook set")
-    url = deps.settings.slack_webhook_url.get_secret_value()
-    key = ledger.delivery_key(alert.alert_id, OPS_UID, "slack")
-    now = deps.clock()
-    doc = {"occurrence_id": alert.alert_id, "uid": OPS_UID, "channel": "slack", "topic": "imports"}
-    outcome, _ = ledger.claim(deps.db, key, doc, now=now, lease=timedelta(seconds=deps.options.lease_s))
-    report = NotifyReport(occurrence_id=alert.alert_id)
-    if outcome is not ledger.Claim.CLAIMED:
-        report.duplicate = 1
-        return report
-    body = json.dumps({"text": alert.text}).encode()
-    attempts: list[int] = []
-    try:
-        channels.with_retries(
-            deps.settings,
-            lambda: channels.post_json(
-                deps.http,
-                url,
-                body,
-                headers={},
-                timeout_s=deps.settings.notify_webhook_timeout_s,
-                what="Slack",
-            ),
-            attempts=attempts,
-        )
-    except (TransientError, PermanentError) as exc:
-        _dead_letter(deps, key, doc, error=exc, attempts=len(attempts), extra={"text": alert.text})
-        report.failed = 1
-        return report
-    ledger.finish(deps.db, key, state="sent", now=deps.clock(), attempts=len(attempts))
-    report.sent = 1
-    return report
 
 
 # --- fan-out ---------------------------------------------------------------------------------------
@@ -391,24 +347,21 @@ def _send(job: _Job, occ: Occurrence, deps: NotifyDeps, doc: dict[str, Any]) -> 
         _dead_letter(deps, job.key, doc, error=exc, attempts=len(attempts), extra=extra)
         return "failed"
     ledger.finish(deps.db, job.key, state="sent", now=deps.clock(), attempts=len(attempts))
+    count("notifications_sent", channel=job.channel.type)
     return "sent"
 
 
 def _dead_letter(
     deps: NotifyDeps, key: str, doc: dict[str, Any], *, error: Exception, attempts: int, extra: dict[str, Any]
 ) -> None:
-    state = "failed" if isinstance(error, TransientError) else "rejected"
-    record = {**doc, **extra, "key": key, "state": state, "error": str(error)[:500], "attempts": attempts}
-    record["failed_utc"] = deps.clock().isoformat()
-    log.warning(
-        "notification %s %s after %d attempts: %s",
-        key,
-        state,
-        attempts,
-        error,
-        extra={"json_fields": {"dead_letter": 1, "key": key, "channel": doc.get("channel")}},
+    channels.give_up(
+        db=deps.db,
+        publisher=deps.publisher,
+        settings=deps.settings,
+        key=key,
+        doc={**doc, **extra},
+        error=error,
+        attempts=attempts,
+        topic=deps.options.dead_letter_topic,
+        now=deps.clock(),
     )
-    channels.dead_letter(
-        record, publisher=deps.publisher, settings=deps.settings, topic=deps.options.dead_letter_topic
-    )
-    ledger.finish(deps.db, key, state=state, now=deps.clock(), attempts=attempts, error=str(error)[:300])

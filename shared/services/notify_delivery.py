@@ -29,9 +29,14 @@ from tenacity.wait import wait_base
 from shared.config import Settings
 from shared.errors import BadRequestError, PermanentError, RateLimitedError, TransientError
 from shared.gcp import topic_path
+from shared.logs import count
 from shared.notify.render import PushMessage
+from shared.stores import notifications as ledger
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from google.cloud import firestore
     from google.cloud.pubsub_v1 import PublisherClient
 
 log = logging.getLogger(__name__)
@@ -219,6 +224,39 @@ def fcm_sender(settings: Settings) -> FcmSender:
 
 
 # --- dead letters ----------------------------------------------------------------------------------
+
+
+def give_up(
+    *,
+    db: firestore.Client,
+    publisher: PublisherClient,
+    settings: Settings,
+    key: str,
+    doc: dict[str, Any],
+    error: Exception,
+    attempts: int,
+    topic: str = DEAD_LETTER_TOPIC,
+    now: datetime,
+) -> str:
+    """A notification that failed for good: logged and counted, published on the dead-letter
+    topic (``doc`` plus ``key``, ``state``, ``error``, ``attempts``, ``failed_utc``), and recorded in
+    the ledger as ``failed`` (retries used up) or ``rejected`` (refused for good); returns the state."""
+    state = "failed" if isinstance(error, TransientError) else "rejected"
+    record = {**doc, "key": key, "state": state, "error": str(error)[:500], "attempts": attempts}
+    record["failed_utc"] = now.isoformat()
+    channel = str(doc.get("channel", ""))
+    log.warning(
+        "notification %s %s after %d attempts: %s",
+        key,
+        state,
+        attempts,
+        error,
+        extra={"json_fields": {"dead_letter": 1, "key": key, "channel": channel}},
+    )
+    count("notifications_failed", channel=channel)
+    dead_letter(record, publisher=publisher, settings=settings, topic=topic)
+    ledger.finish(db, key, state=state, now=now, attempts=attempts, error=str(error)[:300])
+    return state
 
 
 def dead_letter(

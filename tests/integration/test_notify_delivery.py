@@ -16,6 +16,7 @@ from shared import gcp
 from shared.notify.render import ImportSummary
 from shared.notify.signing import SignatureError, verify
 from shared.services import notify as service
+from shared.services.notify_ops import on_import_summary
 from shared.stores import subscriptions as subs_store
 from shared.stores.notifications import LEDGER, delivery_key
 from shared.stores.session_store import session_path
@@ -130,15 +131,16 @@ def test_invalid_fcm_token_is_removed_and_transient_fcm_failures_retried(notify_
 
 def test_import_failures_reach_ops_slack_once(notify_env: NotifyEnv) -> None:
     env = notify_env
+    deps = {"db": env.db, "http": env.http, "settings": env.settings, "publisher": env.pubsub.publisher}
     summary = ImportSummary.model_validate(
         {"run_id": "run-7", "season": 2023, "processed": 4, "succeeded": 2, "partial": 1, "failed": 1}
     )
-    for _ in range(3):
-        service.on_import_summary(summary, env.deps())
+    reports = [on_import_summary(summary, **deps) for _ in range(3)]  # delivered three times
+    assert [r.sent for r in reports] == [True, False, False]
     (posted,) = env.sink.received("/slack")
     assert posted.json()["text"].startswith(":warning: *Gap import 2023*: 1 failed, 1 partial of 4 processed")
     fine = ImportSummary.model_validate({"run_id": "run-8", "processed": 4, "succeeded": 4})
-    assert service.on_import_summary(fine, env.deps()).detail == "import run without failures"
+    assert on_import_summary(fine, **deps).detail == "import run without failures"
     assert len(env.sink.received("/slack")) == 1
 
 
