@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import flask
 import functions_framework
-
 from werkzeug.exceptions import HTTPException
 
 from functions.api_http import Deps, Rendered, framework_problem, handle

@@ -13,8 +13,8 @@ naming that data, so the explicit phase reaches the 200 answers; generated value
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
