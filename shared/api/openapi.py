@@ -14,6 +14,7 @@ from pydantic.json_schema import models_json_schema
 
 from shared.api.problem import PROBLEM_MEDIA_TYPE, Problem, title
 from shared.api.router import JSON, Route, RouteTable
+from shared.api.types import LocalAwareJsonSchema
 
 REF = "#/components/schemas/{model}"
 _ALWAYS = (405, 413)  # any path: a method it does not take, a body too large
@@ -61,9 +62,14 @@ def document(table: RouteTable, *, title_: str, version: str, description: str =
     for route in table.routes:
         if route.response is not None and route.response not in models:
             models.append(route.response)
-    refs, defs = models_json_schema([(m, "serialization") for m in models], ref_template=REF)
+    gen = LocalAwareJsonSchema
+    refs, defs = models_json_schema(
+        [(m, "serialization") for m in models], ref_template=REF, schema_generator=gen
+    )
     body_refs, body_defs = models_json_schema(
-        [(r.body_model, "validation") for r in table.routes if r.body_model is not None], ref_template=REF
+        [(r.body_model, "validation") for r in table.routes if r.body_model is not None],
+        ref_template=REF,
+        schema_generator=gen,
     )
     schemas = {**defs.get("$defs", {}), **body_defs.get("$defs", {})}
     paths: dict[str, dict[str, Any]] = {}
