@@ -169,16 +169,22 @@ _metrics_log = logging.getLogger("pitlane.metrics")
 def metric(name: str, value: float, **labels: str | int | float | bool | None) -> None:
     """Log one measurement: ``{"metric": name, "value": value, <labels>}`` (a distribution in
     Cloud Monitoring when the manifest declares ``name``; units in the name: ``_s``, ``_ms``)."""
-    clash = RESERVED & set(labels)
-    if clash:
-        raise ValueError(f"metric {name}: reserved label names {sorted(clash)}")
-    shown = round(value, 3) if isinstance(value, float) else value
-    _metrics_log.info("%s=%s", name, shown, extra={"json_fields": {"metric": name, "value": shown, **labels}})
+    _emit(name, value, labels)
 
 
 def count(name: str, **labels: str | int | float | bool | None) -> None:
     """Log one occurrence of ``name`` (a counter metric counts the lines: call once per event)."""
-    metric(name, 1, **labels)
+    _emit(name, 1, labels)
+
+
+def _emit(name: str, value: float, labels: Mapping[str, Any], stacklevel: int = 3) -> None:
+    clash = RESERVED & set(labels)
+    if clash:
+        raise ValueError(f"metric {name}: reserved label names {sorted(clash)}")
+    shown = round(value, 3) if isinstance(value, float) else value
+    fields = {"metric": name, "value": shown, **labels}
+    # stacklevel: the source location is the code that measured, not this module.
+    _metrics_log.info("%s=%s", name, shown, extra={"json_fields": fields}, stacklevel=stacklevel)
 
 
 class RateMeter:
@@ -203,13 +209,17 @@ class RateMeter:
             self._events += n
             due = now - self._start >= self.every_s
         if due:
-            self.flush()
+            self._flush()
 
     def flush(self) -> None:
         """Log the window so far (if it counted anything) and start a new one."""
+        self._flush()
+
+    def _flush(self, stacklevel: int = 4) -> None:
         with self._lock:
             start, events = self._start, self._events
             self._start, self._events = None, 0
         if start is not None and events:
             elapsed = max(self.clock() - start, 1.0)  # a burst within a second counts as one second
-            metric(self.name, events / elapsed, events=events, window_s=round(elapsed, 3), **self.labels)
+            labels = {"events": events, "window_s": round(elapsed, 3), **self.labels}
+            _emit(self.name, events / elapsed, labels, stacklevel=stacklevel)

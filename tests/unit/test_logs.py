@@ -226,3 +226,13 @@ def test_an_event_logs_its_trace_id_and_session(
     assert handled["function"] == "on_event"
     assert dropped["severity"] == "ERROR" and dropped[TRACE] == handled[TRACE]
     assert traced[TRACE].endswith(TRACE_ID) and "session_id" not in traced
+
+
+def test_a_measurement_points_at_the_code_that_measured(lines: Callable[[], list[dict[str, Any]]]) -> None:
+    metric("quota_left", 3, host="jolpica")
+    meter = RateMeter("firestore_writes_per_s", every_s=0.0)
+    meter.add(2)  # the window is over at once
+    meter.add(1)
+    meter.flush()
+    here = "test_a_measurement_points_at_the_code_that_measured"
+    assert [ln[SOURCE]["function"] for ln in lines()] == [here, here, here]
