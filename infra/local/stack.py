@@ -39,7 +39,7 @@ DEFAULT_STATE_DIR = PROJECT_ROOT / ".pitlane"
 DEFAULT_BASE_PORT = 8700
 HOST = "127.0.0.1"
 LOCAL_PROJECT = "pitlane-local"
-OFFSETS = {"firestore": 0, "pubsub": 1, "tasks": 2, "upstream": 3, "scheduler": 4}
+OFFSETS = {"firestore": 0, "pubsub": 1, "tasks": 2, "upstream": 3, "scheduler": 4, "webhook_sink": 5}
 FUNCTION_OFFSET = 10
 PORT_SPAN = 30
 READY_TIMEOUT_S = 25.0
@@ -51,7 +51,7 @@ class Part(BaseModel):
     """One running process of the stack, as recorded in ``stack.json``."""
 
     name: str
-    kind: Literal["emulator", "upstream", "scheduler", "function"]
+    kind: Literal["emulator", "upstream", "scheduler", "webhook_sink", "function"]
     pid: int  # also the process group id (each part leads its own session)
     port: int
     url: str
@@ -140,6 +140,8 @@ def stack_env(
         # Where Cloud Tasks and callers reach each function (Settings.function_url).
         "PITLANE_FUNCTION_URLS": json.dumps({name: f"http://{HOST}:{ports[name]}" for name in functions}),
     }
+    if "webhook_sink" in ports:  # ops Slack messages go to the local webhook sink too
+        env["PITLANE_SLACK_WEBHOOK_URL"] = f"http://{HOST}:{ports['webhook_sink']}/slack"
     if data_dir is not None:
         env["PITLANE_DATA_DIR"] = str(data_dir)
     return env
@@ -259,6 +261,20 @@ def _launches(
             ],
         ),
     ]
+    out.append(
+        _Launch(
+            part("webhook_sink", "webhook_sink", "http-ok", "/healthz"),
+            [
+                sys.executable,
+                "-m",
+                "infra.local.webhook_sink",
+                "--host",
+                HOST,
+                "--port",
+                str(ports["webhook_sink"]),
+            ],
+        )
+    )
     targets = defined_targets(opts.functions_source)
     for name, fn in manifest.functions.items():
         if name not in targets:

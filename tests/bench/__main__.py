@@ -9,7 +9,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from tests.bench import live_bench, reducer_bench, replay_bench, stack_bench, upstream_bench
+from tests.bench import live_bench, notify_bench, reducer_bench, replay_bench, stack_bench, upstream_bench
 from tests.bench.common import Result
 
 BENCHES: dict[str, Callable[[], list[Result]]] = {
@@ -18,6 +18,7 @@ BENCHES: dict[str, Callable[[], list[Result]]] = {
     "reducer": reducer_bench.run,
     "replay": replay_bench.run,
     "live": live_bench.run,
+    "notify": notify_bench.run,
 }
 
 
