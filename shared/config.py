@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # other hosts (F1 archive, f1schedule, MultiViewer) publish none, 500 keeps imports polite.
     quota_jolpica_per_hour: int = Field(200, ge=0, le=100_000)
     quota_default_per_hour: int = Field(500, ge=0, le=100_000)
+    # Predictions: the pre-race model artefact (JSON), a local path or gs://bucket/object; unset:
+    # <cache_dir>/models/prerace.json, trained from <data_dir>/history on first use (local, test).
+    predict_model_uri: str | None = None
     # The read API (functions/api.py): browser origins allowed by CORS (JSON list of
     # "https://host[:port]", or ["*"]; none by default), the largest request body accepted (bytes,
     # larger is 413), answers kept per instance, and the size from which answers are gzipped.

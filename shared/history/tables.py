@@ -76,7 +76,7 @@ def _group(items: Iterable[T], key: Callable[[T], int]) -> dict[int, list[T]]:
     return dict(grouped)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity (caches key on it)
 class HistoryTables:
     """Every table as a list of typed rows plus the indices callers need (read-only by convention)."""
 
