@@ -18,6 +18,7 @@ import json
 import logging
 import socket
 import threading
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -171,13 +172,17 @@ class FirebaseFcmSender:
     def send(self, token: str, message: PushMessage) -> str:
         from firebase_admin import exceptions, messaging
 
-        msg = messaging.Message(
-            token=token,
-            notification=messaging.Notification(title=message.title, body=message.body),
-            data=message.data,
-            android=messaging.AndroidConfig(priority="high", ttl=message.ttl_s),
-            apns=messaging.APNSConfig(headers={"apns-priority": "10"}),
-        )
+        with warnings.catch_warnings():
+            # firebase-admin 7.7 deprecates registration tokens for installation ids (fid); FCM
+            # still accepts tokens, which is what the apps register today.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            msg = messaging.Message(
+                token=token,
+                notification=messaging.Notification(title=message.title, body=message.body),
+                data=message.data,
+                android=messaging.AndroidConfig(priority="high", ttl=message.ttl_s),
+                apns=messaging.APNSConfig(headers={"apns-priority": "10"}),
+            )
         try:
             return str(messaging.send(msg, app=self._get_app()))
         except (messaging.UnregisteredError, messaging.SenderIdMismatchError) as exc:
