@@ -54,6 +54,7 @@ EMULATORS_IMAGE = "gcr.io/google.com/cloudsdktool/google-cloud-cli:emulators"  #
 NODE_IMAGE = "node:22-slim"
 FIREBASE_TOOLS = "firebase-tools@15.34.2"
 VENV_PY = "/workspace/.venv/bin/python"
+TEST_DATA_DIR = "/workspace/.testdata"
 TESTS = ["lint", "unit-tests", "emulator-tests"]
 BUILTIN_SUBSTITUTIONS = ("PROJECT_ID",)  # what the dry run fills in; $BUILD_ID etc. stay as written
 _SUBSTITUTION = re.compile(r"\$\$|\$\{(\w+)\}|\$(\w+)")
@@ -179,21 +180,27 @@ def cloudbuild_doc(manifest: Manifest, envs: dict[str, Environment]) -> dict[str
     """The Cloud Build pipeline as a document (see the module docstring)."""
     per_fn = _per_function(manifest, envs)
     deployer = iam.sa_email(iam.DEPLOYER_ID)
+    data = [f"PITLANE_DATA_DIR={TEST_DATA_DIR}"]
     steps: list[dict[str, Any]] = [
         _bash("install", PY_IMAGE, ["-"], [
             f"python -m venv /workspace/.venv && {VENV_PY} -m pip install -q -r requirements.txt -e '.[dev]'"]),
+        # The recorded sessions the tests replay live beside the checkout (../shared/data), not in
+        # it: the bootstrap copies them to a bucket of the project once.
+        _bash("test-data", GCLOUD_IMAGE, ["-"], [
+            f"mkdir -p {TEST_DATA_DIR} && gcloud storage rsync --recursive gs://{iam.TEST_DATA_BUCKET} {TEST_DATA_DIR}"]),
         _bash("lint", PY_IMAGE, ["install"], [
             "/workspace/.venv/bin/ruff check shared functions infra tests",
             "/workspace/.venv/bin/ruff format --check shared functions infra tests",
             "/workspace/.venv/bin/mypy",
             f"{VENV_PY} -m infra.cli deploy --render-cloudbuild --check"]),
-        {"id": "unit-tests", "name": PY_IMAGE, "entrypoint": VENV_PY, "waitFor": ["install"],
-         "args": ["-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider"]},
+        {"id": "unit-tests", "name": PY_IMAGE, "entrypoint": VENV_PY, "waitFor": ["install", "test-data"],
+         "env": data, "args": ["-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider"]},
         # Google's image with Java and the Firestore and Pub/Sub emulators; a venv of its own.
-        _bash("emulator-tests", EMULATORS_IMAGE, ["install"], [
+        _bash("emulator-tests", EMULATORS_IMAGE, ["install", "test-data"], [
             "apt-get update -qq && apt-get install -y -qq make python3-venv >/dev/null",
             "make VENV=.venv-emulators setup",
-            ".venv-emulators/bin/python -m pytest tests/integration tests/function -q -p no:cacheprovider"]),
+            ".venv-emulators/bin/python -m pytest tests/integration tests/function -q -p no:cacheprovider"],
+            env=data),
         {"id": "stage", "name": PY_IMAGE, "entrypoint": VENV_PY, "waitFor": TESTS,
          "args": ["-m", "infra.cli", "deploy", "--stage", BUNDLE]},
         {"id": "provision", "name": PY_IMAGE, "entrypoint": VENV_PY, "waitFor": TESTS,
@@ -353,8 +360,9 @@ def _run(args: argparse.Namespace) -> int:
     env = load_environment(args.env, manifest)
     project = args.project or env.project
     if args.bootstrap:
-        print(f"# once per project, by an owner: the account cloudbuild.yaml runs as ({project})")
-        print("\n".join(iam.bootstrap_commands(project)))
+        print("# once per project, by an owner, from this checkout: the account cloudbuild.yaml runs as")
+        print(f"# and the recorded sessions its tests replay ({project})")
+        print("\n".join(iam.bootstrap_commands(project, env.region_or(manifest))))
         return 0
     print("\n".join(dry_run(manifest, envs, args.env, project)))
     return 0

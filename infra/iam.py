@@ -48,6 +48,8 @@ INVOKER = "roles/run.invoker"
 # no build runs as the Compute Engine default account.
 BUILDER_ID = "pitlane-builder"
 BUILDER_ROLES = ("roles/cloudbuild.builds.builder",)
+# The recorded sessions the build's tests replay (../shared/data, beside the checkout).
+TEST_DATA_BUCKET = f"{PROJECT}-pitlane-testdata"
 # Runs cloudbuild.yaml; created and granted once per project by an owner (`--bootstrap`).
 DEPLOYER_ID = "pitlane-deployer"
 DEPLOYER_ROLES = (
@@ -257,9 +259,11 @@ def after_deploy_script(manifest: Manifest, fn: Function) -> list[str]:
     return lines
 
 
-def bootstrap_commands(project: str) -> list[str]:
-    """What a project owner runs once: the deployer account and its roles (printed, never run)."""
+def bootstrap_commands(project: str, region: str) -> list[str]:
+    """What a project owner runs once (printed, never run): the deployer account and its roles,
+    and the bucket of recorded sessions (``../shared/data``) the build's tests replay."""
     email = sa_email(DEPLOYER_ID, project)
+    data = f"gs://{TEST_DATA_BUCKET.replace(PROJECT, project)}"
     lines = [
         f"gcloud services enable {' '.join(APIS)} --project={project}",
         f"gcloud iam service-accounts create {DEPLOYER_ID} --project={project}"
@@ -269,5 +273,10 @@ def bootstrap_commands(project: str) -> list[str]:
         f"gcloud projects add-iam-policy-binding {project} --member=serviceAccount:{email} --role={role}"
         " --condition=None --format=none"
         for role in DEPLOYER_ROLES
+    ]
+    lines += [
+        f"gcloud storage buckets create {data} --project={project} --location={region}"
+        " --uniform-bucket-level-access --public-access-prevention",
+        f"gcloud storage rsync --recursive ../shared/data {data}",
     ]
     return lines
