@@ -97,3 +97,50 @@ def test_missing_bearer_and_prod_refusal() -> None:
     prod = Settings.model_construct(**{**_settings().model_dump(), "env": "prod"})
     with pytest.raises(ConfigError, match="PITLANE_AUTH_TEST_PUBLIC_KEY"):
         verify_id_token(signed_token("alice"), settings=prod)
+
+
+def _certificate(name: str) -> str:
+    """A self-signed x509 certificate of the test key ``name`` (the form Google publishes keys in)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    key = serialization.load_pem_private_key(_key_pems(name)[0].encode(), password=None)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "securetoken.system.gserviceaccount.com")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())  # type: ignore[arg-type]
+        .serial_number(1)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_production_path_uses_googles_published_certificates(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from shared import auth
+
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        return httpx.Response(
+            200, json={"test": _certificate("trusted")}, headers={"Cache-Control": "public, max-age=3600"}
+        )
+
+    monkeypatch.setattr(auth, "_certs", {})
+    settings = load_settings(GOOGLE_CLOUD_PROJECT=TEST_PROJECT, env="test")
+    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+        assert verify_id_token(signed_token("carol"), settings=settings, http=http) == "carol"
+        assert verify_id_token(signed_token("dave"), settings=settings, http=http) == "dave"
+        with pytest.raises(AuthError):
+            verify_id_token(signed_token("eve", key="intruder"), settings=settings, http=http)
+    assert calls == [auth.GOOGLE_CERTS_URL]  # fetched once, kept for its max-age
