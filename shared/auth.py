@@ -11,7 +11,7 @@ public key, ``PITLANE_AUTH_TEST_PUBLIC_KEY``; refused with ``env=prod``), tokens
 private key are verified by the same checks instead of Google's keys. Unsigned tokens
 (``alg: none``, which the Firestore emulator accepts) are always refused.
 
-Any failure raises :class:`AuthError` (HTTP 401 problem JSON at the API).
+Any failure raises :class:`AuthError` (an ``ApiError``: HTTP 401 problem JSON at the API).
 """
 
 from __future__ import annotations
@@ -23,18 +23,21 @@ from typing import Any
 
 import httpx
 
+from shared.api.problem import ApiError
 from shared.config import Settings
-from shared.errors import ConfigError, PermanentError
+from shared.errors import ConfigError
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
 CLOCK_SKEW_S = 30
 _MAX_AGE = re.compile(r"max-age=(\d+)")
 
 
-class AuthError(PermanentError):
-    """The caller is not authenticated (missing, malformed, expired or forged ID token)."""
+class AuthError(ApiError):
+    """The caller is not authenticated (missing, malformed, expired or forged ID token): the API
+    answers 401 problem JSON with ``WWW-Authenticate: Bearer``."""
 
-    status = 401
+    def __init__(self, detail: str) -> None:
+        super().__init__(401, detail, headers={"WWW-Authenticate": 'Bearer realm="pitlane"'})
 
 
 _certs: dict[str, str] = {}

@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared.api.problem import problem_for
 from shared.auth import AuthError, bearer_token, verify_id_token
 from shared.config import Settings, load_settings
 from shared.errors import ConfigError
@@ -87,7 +88,9 @@ def test_a_token_signed_by_the_trusted_key_gives_its_uid() -> None:
 def test_bad_tokens_are_refused(token: Any) -> None:
     with pytest.raises(AuthError) as err:
         verify_id_token(token(), settings=_settings())
-    assert err.value.status == 401
+    problem, headers = problem_for(err.value, instance="/api/subscriptions")
+    assert (problem.status, problem.title) == (401, "Unauthorized")
+    assert headers == {"WWW-Authenticate": 'Bearer realm="pitlane"'}
 
 
 def test_missing_bearer_and_prod_refusal() -> None:
