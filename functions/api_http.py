@@ -109,7 +109,7 @@ def _cors(resp: flask.Response, request: flask.Request, settings: Settings) -> f
         resp.headers["Access-Control-Allow-Origin"] = origin
         resp.headers["Access-Control-Expose-Headers"] = _EXPOSED
     if settings.api_cors_origins:
-        resp.vary.add("Origin")
+        resp.headers["Vary"] = ", ".join(v for v in (resp.headers.get("Vary"), "Origin") if v)
     return resp
 
 
@@ -166,17 +166,15 @@ def _answer(request: flask.Request, route: Route, rendered: Rendered, settings: 
     if route.method == "GET":
         headers["ETag"] = rendered.etag
         if matches(request.headers.get("If-None-Match"), rendered.etag):
-            resp = flask.Response(status=304, headers=headers)
-            resp.vary.add("Accept-Encoding")
-            return resp
+            headers["Vary"] = "Accept-Encoding"
+            return flask.Response(status=304, headers=headers)
     body = rendered.body
     gz = len(body) >= settings.api_gzip_min_bytes and "gzip" in request.headers.get("Accept-Encoding", "")
     if gz:
         body = rendered.gzipped()
         headers["Content-Encoding"] = "gzip"
-    resp = flask.Response(body, status=rendered.status, headers=headers, content_type=_content_type(rendered))
-    resp.vary.add("Accept-Encoding")
-    return resp
+    headers["Vary"] = "Accept-Encoding"
+    return flask.Response(body, status=rendered.status, headers=headers, content_type=_content_type(rendered))
 
 
 def _content_type(rendered: Rendered) -> str:

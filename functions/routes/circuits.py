@@ -20,7 +20,7 @@ from shared.travel.info import CircuitInfo, circuit_info
 
 
 class CircuitSummary(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     circuit_id: str
     name: str

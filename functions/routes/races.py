@@ -93,7 +93,7 @@ class PlanQuery(ZoneQuery):
 
 
 class RaceOut(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     race_id: str = Field(description="the id asked for (a travel-app race id or the meeting id)")
     meeting_id: str

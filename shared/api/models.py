@@ -22,7 +22,7 @@ T = TypeVar("T")
 class Out(BaseModel):
     """Base of response models: stored fields the model does not name are left out."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class Health(Out):

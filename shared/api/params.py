@@ -36,7 +36,7 @@ STRICT = BeforeValidator(_strict_int)
 class Params(BaseModel):
     """Base of path and query parameter models: unknown names are ignored, values are frozen."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class NoParams(Params):

@@ -47,6 +47,8 @@ class CachePolicy:
         return f"public, max-age={self.max_age}{stale}"
 
 
+# server_ttl_s is at most half of max_age: the answer cache serves an entry stale for as long again
+# while one caller refreshes it (shared/api/cache.py).
 LIVE = CachePolicy(max_age=2, server_ttl_s=1.0)  # timing tower, current session: seconds
 SESSION = CachePolicy(max_age=10, server_ttl_s=5.0)  # a session's laps, drivers, race control
 SCHEDULE = CachePolicy(max_age=300, server_ttl_s=60.0)  # meetings, weekend timelines, travel plans
@@ -88,6 +90,7 @@ class Route:
     errors: tuple[int, ...] = (400, 404)
     regex: re.Pattern[str] = field(init=False, compare=False, repr=False)
     literals: int = field(init=False, compare=False)
+    prefix: str = field(init=False, compare=False, repr=False)  # the template up to its first {
 
     def __post_init__(self) -> None:
         pattern = _PARAM.sub(
@@ -96,6 +99,7 @@ class Route:
         )
         object.__setattr__(self, "regex", re.compile(f"^{pattern}/?$"))
         object.__setattr__(self, "literals", sum(1 for s in self.template.split("/") if s and "{" not in s))
+        object.__setattr__(self, "prefix", self.template.split("{", 1)[0].rstrip("/"))
 
     @property
     def operation_id(self) -> str:
@@ -166,6 +170,8 @@ class RouteTable:
         """The route for ``method`` and ``path`` with its raw path parameters; 404 or 405 if none."""
         found: list[tuple[Route, dict[str, str]]] = []
         for route in self.routes:
+            if not path.startswith(route.prefix):
+                continue  # cheaper than the regex, and most routes fail it
             m = route.regex.match(path)
             if m:
                 found.append((route, m.groupdict()))

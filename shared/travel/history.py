@@ -30,7 +30,7 @@ RECENT = 10  # races the typical race duration is taken over
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class PastWinner(_Out):

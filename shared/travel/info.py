@@ -24,7 +24,7 @@ RECENT = 5
 
 
 class CircuitInfo(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     circuit_id: str
     name: str

@@ -30,7 +30,7 @@ RUSH: dict[str, tuple[float, float]] = {"r": (3.0, 2.0), "s": (2.0, 1.5), "q": (
 
 
 class BusyWindow(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: str = Field(description="'arrivals' (before the session) or 'departures' (after it)")
     session_code: str
@@ -40,7 +40,7 @@ class BusyWindow(BaseModel):
 
 
 class TravelPlan(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     meeting_id: str
     time_zone: str = Field(description="the circuit's IANA zone")

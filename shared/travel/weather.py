@@ -29,7 +29,7 @@ class PastSession:
 
 
 class Range(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     min: float | None = None
     max: float | None = None
@@ -37,7 +37,7 @@ class Range(BaseModel):
 
 
 class SessionWeather(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     code: str
     name: str
@@ -49,7 +49,7 @@ class SessionWeather(BaseModel):
 
 
 class WeekendWeather(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     meeting_id: str
     circuit_id: str

@@ -46,7 +46,7 @@ F1_CODES = ("fp1", "fp2", "fp3", "sq", "s", "q", "r")
 class Instant(BaseModel):
     """One instant three ways: UTC, the circuit's wall clock (naive), the traveller's zone."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     utc: AwareDatetime
     local: LocalDateTime = Field(description="wall clock at the circuit")
@@ -54,7 +54,7 @@ class Instant(BaseModel):
 
 
 class WeekendSession(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     series: Series
     code: str = Field(description="F1: fp1, fp2, fp3, sq, s, q, r; other series: the calendar's key")
@@ -68,7 +68,7 @@ class WeekendSession(BaseModel):
 
 
 class Weekend(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     meeting_id: str
     time_zone: str = Field(description="the circuit's IANA zone")

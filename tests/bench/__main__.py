@@ -9,7 +9,15 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from tests.bench import live_bench, notify_bench, reducer_bench, replay_bench, stack_bench, upstream_bench
+from tests.bench import (
+    api_bench,
+    live_bench,
+    notify_bench,
+    reducer_bench,
+    replay_bench,
+    stack_bench,
+    upstream_bench,
+)
 from tests.bench.common import Result
 
 BENCHES: dict[str, Callable[[], list[Result]]] = {
@@ -19,6 +27,8 @@ BENCHES: dict[str, Callable[[], list[Result]]] = {
     "replay": replay_bench.run,
     "live": live_bench.run,
     "notify": notify_bench.run,
+    "api": api_bench.run,
+    "api_soak": api_bench.run_soak,
 }
 
 
