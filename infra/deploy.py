@@ -83,8 +83,9 @@ def deploy_args(
     env_vars = [f"PITLANE_PROJECT={project}", f"PITLANE_ENV={env}", f"PITLANE_REGION={region}",
                 f"PITLANE_LOG_LEVEL={log_level}"]  # fmt: skip
     env_vars += [
-        f"{manifest.bucket(b).env}={iam.bucket_name(manifest.bucket(b), project)}"
+        f"{manifest.bucket(b).env}={iam.bucket_setting(manifest.bucket(b), project)}"
         for b in sorted({*fn.needs_of("storage.read"), *fn.needs_of("storage.write")})
+        if manifest.bucket(b).env
     ]
     args = [
         "functions", "deploy", fn.name,

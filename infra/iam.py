@@ -40,6 +40,8 @@ NEED_ROLES: dict[str, tuple[str, str]] = {
     "secret": ("secret", "roles/secretmanager.secretAccessor"),
     "storage.read": ("bucket", "roles/storage.objectViewer"),
     "storage.write": ("bucket", "roles/storage.objectUser"),
+    # FCM's send permission (cloudmessaging.messages.create) exists only in this project role.
+    "fcm.send": ("project", "roles/firebasecloudmessaging.admin"),
 }
 ACT_AS = "roles/iam.serviceAccountUser"
 INVOKER = "roles/run.invoker"
@@ -90,6 +92,12 @@ def member(sa_id: str, project: str = PROJECT) -> str:
 
 def bucket_name(bucket: Bucket, project: str = PROJECT) -> str:
     return f"{project}-pitlane-{bucket.name}"
+
+
+def bucket_setting(bucket: Bucket, project: str = PROJECT) -> str:
+    """The value of the bucket's setting: its name, or ``gs://<name>/<path>``."""
+    name = bucket_name(bucket, project)
+    return f"gs://{name}/{bucket.path}" if bucket.path else name
 
 
 @dataclass(frozen=True, order=True)

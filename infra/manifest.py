@@ -54,6 +54,9 @@ class Topic(_Strict):
     name: str = Field(pattern=_RESOURCE_NAME.pattern)
     description: str = ""
     dead_letter: bool = False
+    # A topic nothing is triggered by (a function's own dead letters): keep its messages in a pull
+    # subscription ``<name>-sub`` for an operator to read or replay.
+    pull_subscription: bool = False
 
     @property
     def dead_letter_topic(self) -> str | None:
@@ -91,12 +94,13 @@ class Secret(_Strict):
 
 
 class Bucket(_Strict):
-    """A Cloud Storage bucket ``<project>-pitlane-<name>``; its name reaches the functions that
-    need it as the environment variable ``env`` (a setting)."""
+    """A Cloud Storage bucket ``<project>-pitlane-<name>``. The functions that need it get the
+    environment variable ``env`` (a setting): the bucket's name, or ``gs://<bucket>/<path>``."""
 
     name: str = Field(pattern=_RESOURCE_NAME.pattern)
     description: str = ""
-    env: str = Field(pattern=_ENV_VAR.pattern)
+    env: str | None = Field(None, pattern=_ENV_VAR.pattern)
+    path: str = ""
     versioning: bool = False
     delete_after_days: int | None = Field(None, ge=1, le=3650)
 
@@ -137,6 +141,7 @@ NEED_KINDS: dict[str, str | None] = {
     "secret": "secrets",
     "storage.read": "buckets",
     "storage.write": "buckets",  # includes reading
+    "fcm.send": None,  # Firebase Cloud Messaging (push notifications)
 }
 
 

@@ -9,7 +9,8 @@ targets the local emulators (when their hosts are set in settings) and a real pr
   function, pushing to its functions-framework URL, with the dead-letter policy (5 attempts) and a
   10 s..600 s retry backoff. In a real project Eventarc makes the function's subscription at deploy
   time, so only a pull subscription ``<topic>-dead-letter-sub`` per dead-letter topic is made here
-  (locally too: dead-lettered messages on a topic without subscriptions would be lost).
+  (locally too: dead-lettered messages on a topic without subscriptions would be lost), and
+  ``<topic>-sub`` for a topic marked ``pull_subscription`` (a function's own dead letters).
 * Cloud Tasks queues with their rate limits and max attempts, in ``settings.region``.
 * Scheduler jobs: Cloud Scheduler (Pub/Sub target, JSON payload) in a real project; the local
   scheduler service (``infra/local/scheduler.py``) through its REST API locally.
@@ -181,6 +182,8 @@ def _subscription_specs(
     for topic in manifest.topics:
         if topic.dead_letter_topic:
             yield _SubSpec(f"{topic.dead_letter_topic}-sub", project + topic.dead_letter_topic)
+        if topic.pull_subscription:
+            yield _SubSpec(f"{topic.name}-sub", project + topic.name)
     if not settings.pubsub_emulator_host:
         return  # Eventarc makes the functions' subscriptions at deploy time.
     for fn in manifest.functions.values():

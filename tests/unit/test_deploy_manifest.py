@@ -199,8 +199,8 @@ def test_a_function_added_to_the_manifest_appears_with_no_other_edit() -> None:
                  "--service-account=pitlane-extra-fn@pitlane-prod.iam.gserviceaccount.com",
                  "--set-secrets=PITLANE_SIGNING_KEY=signing-key:latest"):  # fmt: skip
         assert flag in extra, flag
-    assert any(a.startswith("--set-env-vars=") and "PITLANE_MODELS_BUCKET=pitlane-prod-pitlane-models" in a
-               for a in extra)  # fmt: skip
+    model = "PITLANE_PREDICT_MODEL_URI=gs://pitlane-prod-pitlane-models/prerace.json"
+    assert any(a.startswith("--set-env-vars=") and model in a for a in extra)
     after = "\n".join(by_step["after-deploy-extra_fn"])
     assert "add-invoker-policy-binding extra_fn" in after
     assert "--dead-letter-topic=race-events-dead-letter" in after and "--max-delivery-attempts=5" in after
@@ -254,3 +254,18 @@ def test_staged_bundle_has_main_at_its_root(tmp_path: Path) -> None:
     assert (bundle / "shared" / "config.py").is_file()
     assert not list(bundle.rglob("__pycache__"))
     assert not (bundle / "infra").exists() and not (bundle / "tests").exists()
+
+
+def test_a_topic_nothing_listens_to_can_keep_its_messages_in_a_pull_subscription() -> None:
+    from infra.provision import _subscription_specs, _SubSpec
+    from shared.config import load_settings
+
+    data = manifest_data()
+    data["topics"].append({"name": "notify-dead-letter", "pull_subscription": True})
+    settings = load_settings(**{"GOOGLE_CLOUD_PROJECT": "pitlane-prod", "PUBSUB_EMULATOR_HOST": None})
+    specs = [
+        s for s in _subscription_specs(Manifest.model_validate(data), settings, {}) if isinstance(s, _SubSpec)
+    ]
+    pulls = {s.name: s.topic for s in specs if not s.push_endpoint}
+    assert pulls["notify-dead-letter-sub"] == "projects/pitlane-prod/topics/notify-dead-letter"
+    assert pulls["race-events-dead-letter-sub"] == "projects/pitlane-prod/topics/race-events-dead-letter"

@@ -33,6 +33,7 @@ SPEC = {
     "secret": ("secret", "roles/secretmanager.secretAccessor"),
     "storage.read": ("bucket", "roles/storage.objectViewer"),
     "storage.write": ("bucket", "roles/storage.objectUser"),
+    "fcm.send": ("project", "roles/firebasecloudmessaging.admin"),
 }
 Grant = tuple[str, str, str]  # (resource kind, resource, role)
 
@@ -201,8 +202,13 @@ class Uses:
         self.calls: set[str] = set()
         self.attributes: set[str] = set()
         self.strings: set[str] = set()
+        self.imports: set[str] = set()
         for tree in closure(f"functions.{function}").values():
             for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    self.imports |= {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    self.imports.add(node.module.split(".")[0])
                 if isinstance(node, ast.Call):
                     f = node.func
                     self.calls.add(f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", ""))
@@ -227,6 +233,8 @@ def test_needs_match_what_the_code_uses(name: str) -> None:
     assert publishes == ("pubsub.publish" in kinds), f"{name}: publishing vs pubsub.publish needs"
     enqueues = bool({"enqueue_http", "create_task"} & uses.calls)
     assert enqueues == ("tasks.enqueue" in kinds), f"{name}: Cloud Tasks use vs tasks.enqueue needs"
+    fcm = "firebase_admin" in uses.imports
+    assert fcm == ("fcm.send" in kinds), f"{name}: Firebase Cloud Messaging use vs the fcm.send need"
     for topic in fn.needs_of("pubsub.publish"):
         assert topic in uses.strings, f"{name} never names topic {topic}"
     for queue in fn.needs_of("tasks.enqueue"):
@@ -234,7 +242,8 @@ def test_needs_match_what_the_code_uses(name: str) -> None:
     for secret in fn.needs_of("secret"):
         assert setting_field(MANIFEST.secret(secret).env) in uses.attributes, f"{name} never reads {secret}"
     for bucket in {*fn.needs_of("storage.read"), *fn.needs_of("storage.write")}:
-        assert setting_field(MANIFEST.bucket(bucket).env) in uses.attributes, f"{name} never uses {bucket}"
+        env = MANIFEST.bucket(bucket).env
+        assert env is None or setting_field(env) in uses.attributes, f"{name} never uses {bucket}"
     # The reverse: code that reads a secret's or a bucket's setting declares the need.
     for secret in MANIFEST.secrets:
         if setting_field(secret.env) in uses.attributes:
@@ -242,7 +251,7 @@ def test_needs_match_what_the_code_uses(name: str) -> None:
                 f"{name} reads {secret.env}: needs secret:{secret.name}"
             )
     for bucket in MANIFEST.buckets:
-        if setting_field(bucket.env) in uses.attributes:
+        if bucket.env and setting_field(bucket.env) in uses.attributes:
             assert {*fn.needs_of("storage.read"), *fn.needs_of("storage.write")} & {bucket.name}, (
                 f"{name} uses {bucket.env}: needs storage.read:{bucket.name} or storage.write:{bucket.name}"
             )
@@ -252,7 +261,8 @@ def test_what_a_function_mounts_is_a_setting() -> None:
     """A mounted secret or bucket name must be a setting, or the function stops at cold start
     (an unknown PITLANE_ variable is an error, shared/config.py)."""
     for fn in MANIFEST.functions.values():
+        buckets = {*fn.needs_of("storage.read"), *fn.needs_of("storage.write")}
         for env in [MANIFEST.secret(s).env for s in fn.needs_of("secret")] + [
-            MANIFEST.bucket(b).env for b in {*fn.needs_of("storage.read"), *fn.needs_of("storage.write")}
+            e for b in buckets if (e := MANIFEST.bucket(b).env)
         ]:
             assert setting_field(env) in Settings.model_fields, f"{fn.name}: {env} is not a setting"
