@@ -72,6 +72,5 @@ def _record(run_id: str, outcome: SessionOutcome) -> None:
         outcome,
         publisher=_runtime.publisher(),
         settings=_runtime.settings(),
-        http=_runtime.http(),
         now=datetime.now(UTC),
     )

@@ -1,7 +1,6 @@
 """``notify_import_events``: on every ``import-events`` message (a gap-import run's summary), post
-to the ops Slack webhook (``PITLANE_SLACK_WEBHOOK_URL``) when sessions failed or were partial,
-once per run (``shared.services.notify_ops``). A run without failures returns before any client
-is built."""
+it to the ops Slack webhook (``PITLANE_SLACK_WEBHOOK_URL``), once per run
+(``shared.services.notify_ops``). Without a webhook set it returns before any client is built."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ from shared.services.notify_ops import on_import_summary
 @_runtime.event_function
 def notify_import_events(event: CloudEvent) -> None:
     summary = _runtime.pubsub_payload(event, ImportSummary)
-    if summary.failed <= 0 and summary.partial <= 0:
+    if _runtime.settings().slack_webhook_url is None:
         return
     on_import_summary(
         summary,

@@ -3,15 +3,15 @@
 ``report`` lists every session of the season with the data types upstream has (``upstream``) and
 those Firestore lacks (``missing``), with the estimated calls; ``import`` imports, oldest first and
 in this process, what fits this hour's quota ledger and ``--max-calls``
-(``shared.services.import_planner``), then publishes the run's summary on ``import-events`` (and
-Slack when configured). The season's schedule and archive index are read once and kept in
-Firestore (``--refresh`` reads them again). Both run against the configured Firestore and
-upstreams: locally after ``source .pitlane/stack.env`` or, with the default project and no
-emulator hosts set, the running local stack. Progress goes to stderr; the last line on stdout is
-one JSON object (``report``: ``season, archive_index, sessions, gaps, missing_meetings, not_yet,
-calls, calls_spent``; ``import``: :class:`shared.imports.runs.RunSummary`: ``sessions`` (each
-``session_id, status, data_types, calls``), ``calls_spent, calls_left, deferred``, the counts and
-the duration).
+(``shared.services.import_planner``), then publishes the run's summary on ``import-events`` (which
+``notify_import_events`` posts to ops Slack when configured). The season's schedule and archive
+index are read once and kept in Firestore (``--refresh`` reads them again). Both run against the
+configured Firestore and upstreams: locally after ``source .pitlane/stack.env`` or, with the
+default project and no emulator hosts set, the running local stack. Progress goes to stderr; the
+last line on stdout is one JSON object (``report``: ``season, archive_index, sessions, gaps,
+missing_meetings, not_yet, calls, calls_spent``; ``import``:
+:class:`shared.imports.runs.RunSummary`: ``sessions`` (each ``session_id, status, data_types,
+calls``), ``calls_spent, calls_left, deferred``, the counts and the duration).
 """
 
 from __future__ import annotations
@@ -136,9 +136,7 @@ def handle_import(args: argparse.Namespace) -> int:
         )
         if summary.processed:
             try:
-                import_runs.announce(
-                    summary, publisher=publisher_client(settings), settings=settings, http=http
-                )
+                import_runs.announce(summary, publisher=publisher_client(settings), settings=settings)
             except Exception as exc:  # the import is done and stored; the announcement is extra
                 print(f"gaps import: summary not published on import-events: {exc}", file=sys.stderr)
     print(json.dumps(summary.model_dump(mode="json")), flush=True)

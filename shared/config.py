@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     jolpica_url: str = "https://api.jolpi.ca"
     f1_schedule_url: str = "https://raw.githubusercontent.com/theOehrly/f1schedule/master/"
     multiviewer_url: str = "https://api.multiviewer.app"  # circuit info (FastF1's source)
-    slack_webhook_url: SecretStr | None = None  # ops summaries (gap-import runs); off when unset
+    slack_webhook_url: SecretStr | None = None  # ops: gap-import runs (notify_import_events); off when unset
 
     data_dir: Path | None = Field(default_factory=_default_data_dir)
     cache_dir: Path = Path("/tmp/pitlane-cache")

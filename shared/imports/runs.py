@@ -3,8 +3,8 @@
 A run is one planning pass (``plan_imports`` on its hourly tick, or ``pitlane gaps import``): the
 sessions it planned, then one outcome per session as each import ends. When every planned session
 has an outcome the run is complete and its :class:`RunSummary` goes to Pub/Sub ``import-events``
-(and to the ops Slack webhook when configured): processed, succeeded (``complete``), partial,
-failed, unavailable, calls spent and left, deferred, duration.
+(``notify_import_events`` posts it to the ops Slack webhook when one is configured): processed,
+succeeded (``complete``), partial, failed, unavailable, calls spent and left, deferred, duration.
 """
 
 from __future__ import annotations
@@ -83,19 +83,3 @@ def summarise(
         started_utc=started,
         duration_s=round(max(0.0, (ended - started).total_seconds()), 3),
     )
-
-
-def slack_text(summary: RunSummary) -> str:
-    """One Slack message (mrkdwn) for ops: the counts, and the failed sessions by name."""
-    head = (
-        f"*Pitlane gap import {summary.season}* ({summary.run_id}): {summary.processed} processed, "
-        f"{summary.succeeded} complete, {summary.partial} partial, {summary.failed} failed, "
-        f"{summary.unavailable} unavailable; {summary.calls_spent} calls spent"
-        + (f", {summary.calls_left} left" if summary.calls_left is not None else "")
-        + f"; {len(summary.deferred)} deferred; {summary.duration_s:.0f} s"
-    )
-    failed = [o for o in summary.sessions if o.status == "failed"]
-    lines = [head] + [f"- {o.session_id}: {o.error or 'failed'}" for o in failed[:10]]
-    if len(failed) > 10:
-        lines.append(f"- ... and {len(failed) - 10} more")
-    return "\n".join(lines)

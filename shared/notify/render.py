@@ -125,6 +125,8 @@ class ImportSummary(BaseModel):
     succeeded: int = 0
     partial: int = 0
     failed: int = 0
+    unavailable: int = 0
+    deferred: list[str] = []
     calls_spent: int | None = None
     calls_left: int | None = None
     duration_s: float | None = None
@@ -137,10 +139,8 @@ class OpsAlert:
     text: str
 
 
-def ops_alert(summary: ImportSummary) -> OpsAlert | None:
-    """The Slack text when the run had failed or partial sessions; None when all went well."""
-    if summary.failed <= 0 and summary.partial <= 0:
-        return None
+def ops_alert(summary: ImportSummary) -> OpsAlert:
+    """The Slack text of one gap-import run: the counts, then the failed and partial sessions."""
     digest = hashlib.sha256(summary.model_dump_json().encode()).hexdigest()[:16]
     season = f" {summary.season}" if summary.season is not None else ""
     calls = ""
@@ -148,9 +148,13 @@ def ops_alert(summary: ImportSummary) -> OpsAlert | None:
         calls = f"; {summary.calls_spent} calls spent"
         calls += f", {summary.calls_left} left" if summary.calls_left is not None else ""
     took = f"; {summary.duration_s:.0f} s" if summary.duration_s is not None else ""
+    bad = summary.failed > 0 or summary.partial > 0
+    unavailable = f", {summary.unavailable} unavailable upstream" if summary.unavailable else ""
+    deferred = f"; {len(summary.deferred)} deferred" if summary.deferred else ""
     head = (
-        f":warning: *Gap import{season}*: {summary.failed} failed, {summary.partial} partial of "
-        f"{summary.processed} processed ({summary.succeeded} complete){calls}{took}"
+        f"{':warning:' if bad else ':white_check_mark:'} *Gap import{season}*: {summary.failed} failed, "
+        f"{summary.partial} partial of {summary.processed} processed ({summary.succeeded} complete"
+        f"{unavailable}){calls}{deferred}{took}"
     )
     failed = [s for s in summary.sessions if s.get("status") in ("failed", "partial")]
     lines = [head] + [

@@ -5,9 +5,10 @@ calls, the deferred sessions) and enqueues one task per session carrying the run
 ``import_session`` task records its outcome there (``outcomes.{session_id}``, overwritten by a
 retry of the same task). The task that finds every planned session with an outcome claims the
 run's summary (create-if-absent ``import_runs/{run_id}/summary/claim``, so exactly one does,
-also when two finish together) and announces it: one message on Pub/Sub ``import-events`` and,
-when ``slack_webhook_url`` is set, one Slack message. ``pitlane gaps import`` runs in-process
-and announces its summary at the end the same way.
+also when two finish together) and announces it: one message on Pub/Sub ``import-events``, which
+``notify_import_events`` posts to the ops Slack webhook when one is set (with its own ledger,
+retries and dead letter). ``pitlane gaps import`` runs in-process and announces its summary at the
+end the same way.
 
 A failed outcome may be retried by Cloud Tasks after the summary went out; the retry updates the
 outcome in the run document, and the next run's gap report shows what is still missing.
@@ -21,13 +22,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from shared.config import Settings
 from shared.gcp import topic_path
 from shared.imports import quota
 from shared.imports.gaps import Host
-from shared.imports.runs import RunSummary, SessionOutcome, slack_text, summarise
+from shared.imports.runs import RunSummary, SessionOutcome, summarise
 from shared.stores import imports as store
 
 if TYPE_CHECKING:
@@ -73,7 +72,6 @@ def session_done(
     *,
     publisher: PublisherClient,
     settings: Settings,
-    http: httpx.Client | None,
     now: datetime,
 ) -> RunSummary | None:
     """Record ``outcome``; announce and return the run's summary if this completed the run."""
@@ -81,7 +79,7 @@ def session_done(
     if doc is None:
         log.warning("import run %s not found: outcome of %s not recorded", run_id, outcome.session_id)
         return None
-    return maybe_finish(db, doc, publisher=publisher, settings=settings, http=http, now=now)
+    return maybe_finish(db, doc, publisher=publisher, settings=settings, now=now)
 
 
 def maybe_finish(
@@ -90,7 +88,6 @@ def maybe_finish(
     *,
     publisher: PublisherClient,
     settings: Settings,
-    http: httpx.Client | None,
     now: datetime,
 ) -> RunSummary | None:
     outcomes = doc.get("outcomes") or {}
@@ -108,15 +105,12 @@ def maybe_finish(
         started=doc["started_utc"],
         ended=now,
     )
-    announce(summary, publisher=publisher, settings=settings, http=http)
+    announce(summary, publisher=publisher, settings=settings)
     return summary
 
 
-def announce(
-    summary: RunSummary, *, publisher: PublisherClient, settings: Settings, http: httpx.Client | None
-) -> None:
-    """Publish ``summary`` on ``import-events`` (raises if Pub/Sub fails: the caller retries) and
-    post it to Slack when configured (a Slack failure is logged: the Pub/Sub message stands)."""
+def announce(summary: RunSummary, *, publisher: PublisherClient, settings: Settings) -> None:
+    """Publish ``summary`` on ``import-events`` (raises if Pub/Sub fails: the caller retries)."""
     data = json.dumps(summary.model_dump(mode="json")).encode()
     future = publisher.publish(
         topic_path(settings, TOPIC),
@@ -135,10 +129,3 @@ def announce(
         summary.failed,
         extra={"json_fields": {"import_run": summary.model_dump(mode="json", exclude={"sessions"})}},
     )
-    if settings.slack_webhook_url is None or http is None:
-        return
-    try:
-        resp = http.post(settings.slack_webhook_url.get_secret_value(), json={"text": slack_text(summary)})
-        resp.raise_for_status()
-    except httpx.HTTPError as exc:
-        log.warning("import run %s: Slack webhook failed: %s", summary.run_id, exc)

@@ -1,10 +1,12 @@
-"""Ops alerts: a gap-import run with failed or partial sessions (an ``import-events`` summary) is
-posted to the ops Slack incoming webhook (``PITLANE_SLACK_WEBHOOK_URL``), once per run.
+"""Ops alerts: every gap-import run's summary (an ``import-events`` message) is posted to the ops
+Slack incoming webhook (``PITLANE_SLACK_WEBHOOK_URL``), once per run; runs with failed or partial
+sessions lead with a warning and list them. This is the only place that posts them: the importer
+publishes on Pub/Sub only.
 
 The ledger (``shared.stores.notifications``) keys it on the run (``imports:<run_id>``, or a digest
 of the summary when it names no run), so Pub/Sub delivering the summary again posts nothing more;
 Slack calls are retried like any channel, and a post that keeps failing goes to the dead-letter
-topic. A run without failures, or no Slack webhook set, posts nothing.
+topic. No Slack webhook set posts nothing.
 
 Kept apart from ``shared.services.notify``: the function that runs this needs the Slack secret,
 and the subscriber-facing ones neither need it nor get it (least privilege, ``needs``).
@@ -58,10 +60,8 @@ def on_import_summary(
     clock: Callable[[], datetime] = _utcnow,
 ) -> OpsReport:
     alert = ops_alert(summary)
-    if alert is None:
-        return OpsReport(detail="import run without failures")
     if settings.slack_webhook_url is None:
-        log.warning("import run with failures, but no Slack webhook is set: %s", alert.text)
+        log.info("no Slack webhook is set: %s", alert.text)
         return OpsReport(alert_id=alert.alert_id, detail="no Slack webhook set")
     url = settings.slack_webhook_url.get_secret_value()
     key = ledger.delivery_key(alert.alert_id, OPS_UID, "slack")

@@ -69,7 +69,7 @@ def test_bad_payloads_are_acknowledged_not_retried(
     assert dropped and dropped[0].json_fields["event_id"] == "77"  # type: ignore[attr-defined]
 
 
-def test_import_run_without_failures_needs_nobody() -> None:
+def test_import_run_without_a_slack_webhook_needs_nobody() -> None:
     fn = _load("notify_import_events")
     summary = {"run_id": "r1", "season": 2023, "processed": 3, "succeeded": 3, "partial": 0, "failed": 0}
     event = pubsub_cloud_event(summary, topic="import-events")

@@ -10,7 +10,7 @@ import pytest
 
 from shared.imports.circuit import parse_circuit
 from shared.imports.gaps import DataType, Host
-from shared.imports.runs import SessionOutcome, slack_text, summarise
+from shared.imports.runs import SessionOutcome, summarise
 from shared.sources.fastf1_client import LOOPBACK, _exempt_loopback
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -50,26 +50,13 @@ def test_summary_counts_each_state_and_every_call() -> None:
     )
     assert summary.calls_spent == 2 + 8 + 7 + 9 + 7 + 8
     assert summary.duration_s == 42.5 and summary.deferred == ["f", "g"]
-    text = slack_text(summary)
-    assert "5 processed, 2 complete, 1 partial, 1 failed" in text and "10 left" in text
-    assert "- c: 503 after retries" in text and "- a" not in text
+    # what notify_import_events reads of it (shared.notify.render.ImportSummary)
+    from shared.notify.render import ImportSummary, ops_alert
 
-
-def test_slack_text_caps_the_failed_list() -> None:
-    outcomes = [_outcome(f"s{i}", "failed", 1) for i in range(14)]
-    summary = summarise(
-        run_id="r",
-        season=2023,
-        outcomes=outcomes,
-        planning_calls={},
-        calls_left=None,
-        deferred=[],
-        started=T0,
-        ended=T0,
-    )
-    lines = slack_text(summary).splitlines()
-    assert len(lines) == 1 + 10 + 1 and lines[-1] == "- ... and 4 more"
-    assert "left" not in lines[0]
+    text = ops_alert(ImportSummary.model_validate(summary.model_dump(mode="json"))).text
+    assert text.startswith(":warning: *Gap import 2023*: 1 failed, 1 partial of 5 processed")
+    assert "(2 complete, 1 unavailable upstream)" in text and "; 2 deferred" in text
+    assert "- c: failed (503 after retries)" in text and "- a:" not in text
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="recorded data folder not present")

@@ -113,9 +113,13 @@ def test_channel_payloads() -> None:
     assert push.ttl_s == 86_400
 
 
-def test_ops_alert_only_for_runs_with_failures() -> None:
-    ok = ImportSummary.model_validate({"season": 2023, "processed": 5, "succeeded": 5, "failed": 0})
-    assert ops_alert(ok) is None
+def test_ops_alert_for_every_run_with_a_warning_for_failures() -> None:
+    ok = ImportSummary.model_validate(
+        {"season": 2023, "processed": 5, "succeeded": 3, "unavailable": 2, "deferred": ["a", "b"]}
+    )
+    fine = ops_alert(ok).text
+    assert fine.startswith(":white_check_mark: *Gap import 2023*: 0 failed, 0 partial of 5 processed")
+    assert "(3 complete, 2 unavailable upstream)" in fine and "; 2 deferred" in fine
     summary: dict[str, Any] = {
         "run_id": "r1",
         "season": 2023,
