@@ -52,7 +52,7 @@ PY_IMAGE = "python:3.11-slim"
 GCLOUD_IMAGE = "gcr.io/google.com/cloudsdktool/google-cloud-cli:latest"  # has the alpha commands
 EMULATORS_IMAGE = "gcr.io/google.com/cloudsdktool/google-cloud-cli:emulators"  # Java + emulators
 NODE_IMAGE = "node:22-slim"
-FIREBASE_TOOLS = "firebase-tools@15.34.2"
+FIREBASE_TOOLS = iam.FIREBASE_TOOLS
 VENV_PY = "/workspace/.venv/bin/python"
 TEST_DATA_DIR = "/workspace/.testdata"
 TESTS = ["lint", "unit-tests", "emulator-tests"]
@@ -361,8 +361,10 @@ def _run(args: argparse.Namespace) -> int:
     env = load_environment(args.env, manifest)
     project = args.project or env.project
     if args.bootstrap:
-        print("# once per project, by an owner, from this checkout: the account cloudbuild.yaml runs as")
-        print(f"# and the recorded sessions its tests replay ({project})")
+        print(f"# {project}: once, by an owner, from this checkout (../shared/data beside it): the account")
+        print(
+            "# cloudbuild.yaml runs as, the Firestore database, Firebase, the recorded sessions the tests replay"
+        )
         print("\n".join(iam.bootstrap_commands(project, env.region_or(manifest))))
         return 0
     print("\n".join(dry_run(manifest, envs, args.env, project)))

@@ -50,6 +50,7 @@ INVOKER = "roles/run.invoker"
 # no build runs as the Compute Engine default account.
 BUILDER_ID = "pitlane-builder"
 BUILDER_ROLES = ("roles/cloudbuild.builds.builder",)
+FIREBASE_TOOLS = "firebase-tools@15.34.2"
 # The recorded sessions the build's tests replay (../shared/data, beside the checkout).
 TEST_DATA_BUCKET = f"{PROJECT}-pitlane-testdata"
 # Runs cloudbuild.yaml; created and granted once per project by an owner (`--bootstrap`).
@@ -69,6 +70,7 @@ DEPLOYER_ROLES = (
     "roles/storage.admin",
     "roles/datastore.indexAdmin",
     "roles/firebaserules.admin",
+    "roles/firebase.viewer",  # firebase-tools reads the project before deploying rules and indexes
     "roles/logging.configWriter",  # log-based metrics
     "roles/monitoring.alertPolicyEditor",
     "roles/logging.logWriter",  # the build's own logs (CLOUD_LOGGING_ONLY)
@@ -269,7 +271,8 @@ def after_deploy_script(manifest: Manifest, fn: Function) -> list[str]:
 
 def bootstrap_commands(project: str, region: str) -> list[str]:
     """What a project owner runs once (printed, never run): the deployer account and its roles,
-    and the bucket of recorded sessions (``../shared/data``) the build's tests replay."""
+    the Firestore database and Firebase, and the bucket of recorded sessions (``../shared/data``)
+    the build's tests replay."""
     email = sa_email(DEPLOYER_ID, project)
     data = f"gs://{TEST_DATA_BUCKET.replace(PROJECT, project)}"
     lines = [
@@ -283,6 +286,9 @@ def bootstrap_commands(project: str, region: str) -> list[str]:
         for role in DEPLOYER_ROLES
     ]
     lines += [
+        # The (default) Firestore database, and Firebase on the project (rules deploy, FCM, auth).
+        f"gcloud firestore databases create --project={project} --location={region} --type=firestore-native",
+        f"npx -y {FIREBASE_TOOLS} projects:addfirebase {project}",
         f"gcloud storage buckets create {data} --project={project} --location={region}"
         " --uniform-bucket-level-access --public-access-prevention",
         f"gcloud storage rsync --recursive ../shared/data {data}",
