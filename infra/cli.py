@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "infra.schedule_cli",
     "infra.openf1_cli",
     "infra.gaps_cli",
+    "infra.subscriptions_cli",
+    "infra.predict_cli",
 )
 
 
