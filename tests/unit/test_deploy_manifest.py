@@ -179,16 +179,21 @@ def test_dry_run_lists_one_deploy_per_function_with_its_settings() -> None:
 
 
 def test_optional_secrets_are_mounted_only_where_the_environment_sets_them() -> None:
-    def flags(env: str, fn: str) -> list[str]:
-        return shlex.split(sections(dry_run(MANIFEST, ENVS, env))[f"deploy-{fn}"][0])
+    data = manifest_data()
+    data["functions"]["ops_fn"] = {"trigger": {"type": "topic", "topic": "import-events"},
+                                   "needs": ["secret:slack-webhook-url", "secret:openf1-token"]}  # fmt: skip
+    manifest = Manifest.model_validate(data)
+    envs = load_environments(manifest)
 
-    slack = "--set-secrets=PITLANE_SLACK_WEBHOOK_URL=slack-webhook-url:latest"
-    assert "slack-webhook-url" in ENVS["prod"].secrets and "slack-webhook-url" not in ENVS["staging"].secrets
-    assert slack in flags("prod", "import_session") and "--clear-secrets" in flags(
-        "staging", "import_session"
-    )
-    assert "--clear-secrets" in flags("prod", "sync_schedule")  # openf1-token: set in no environment
-    assert "--clear-secrets" in flags("prod", "api")
+    def flags(env: str) -> list[str]:
+        return shlex.split(sections(dry_run(manifest, envs, env))["deploy-ops_fn"][0])
+
+    assert "slack-webhook-url" in envs["prod"].secrets and "slack-webhook-url" not in envs["staging"].secrets
+    # Slack is set in prod only; the OpenF1 token in no environment (the free tier).
+    assert "--set-secrets=PITLANE_SLACK_WEBHOOK_URL=slack-webhook-url:latest" in flags("prod")
+    assert "--clear-secrets" in flags("staging")
+    assert "${_OPS_FN_SECRETS}" in render_cloudbuild(manifest, envs)  # differs: a substitution
+    assert "--clear-secrets" in shlex.split(sections(dry_run(MANIFEST, ENVS, "prod"))["deploy-api"][0])
 
 
 def test_a_function_added_to_the_manifest_appears_with_no_other_edit() -> None:

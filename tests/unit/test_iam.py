@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import shlex
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -167,55 +166,119 @@ def test_tasks_are_created_with_the_token_of_the_target_functions_account(
 # --- the needs match the code --------------------------------------------------------------------
 
 
-def _module_file(module: str) -> Path | None:
-    base = ROOT / module.replace(".", "/")
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            return path
-    return None
+def _modules() -> dict[str, ast.Module]:
+    out = {}
+    for top in ("shared", "functions"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            out[name] = ast.parse(path.read_text(encoding="utf-8"))
+    return out
 
 
-def closure(module: str) -> dict[str, ast.Module]:
-    """Every shared/ and functions/ module ``module`` imports, directly or not, parsed."""
-    seen: dict[str, ast.Module] = {}
-    todo = [module]
-    while todo:
-        name = todo.pop()
-        path = _module_file(name)
-        if name in seen or path is None:
-            continue
-        tree = seen[name] = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-            todo += [n for n in names if n.split(".")[0] in ("shared", "functions")]
-    return seen
+MODULES = _modules()
+# Decorators that do not register the function somewhere at import time.
+_PLAIN_DECORATORS = {"lru_cache", "cache", "cached_property", "contextmanager", "wraps", "overload",
+                     "staticmethod", "classmethod", "property", "abstractmethod"}  # fmt: skip
 
 
 class Uses:
-    """What a function's code reaches: calls by name, attribute names, string constants."""
+    """What a function's code can reach, by name: from its entry point, every function, class and
+    module constant it references, across shared/ and functions/ (a class is reached whole, and so
+    is a function registered by a decorator when its module is imported, such as an API route).
+    Collected: calls by name, attribute names, string constants, third-party modules imported."""
 
     def __init__(self, function: str) -> None:
         self.calls: set[str] = set()
         self.attributes: set[str] = set()
         self.strings: set[str] = set()
         self.imports: set[str] = set()
-        for tree in closure(f"functions.{function}").values():
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Import):
-                    self.imports |= {a.name.split(".")[0] for a in node.names}
-                elif isinstance(node, ast.ImportFrom) and node.module:
-                    self.imports.add(node.module.split(".")[0])
-                if isinstance(node, ast.Call):
-                    f = node.func
-                    self.calls.add(f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", ""))
-                elif isinstance(node, ast.Attribute):
-                    self.attributes.add(node.attr)
-                elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                    self.strings.add(node.value)
+        self._seen: set[tuple[str, str]] = set()
+        self._modules: set[str] = set()
+        self._visit(f"functions.{function}", function)
+
+    def _defs(self, module: str) -> dict[str, ast.AST]:
+        out: dict[str, ast.AST] = {}
+        for node in MODULES[module].body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                out[node.name] = node
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                for t in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    if isinstance(t, ast.Name):
+                        out[t.id] = node
+        return out
+
+    def _imports(self, module: str) -> dict[str, str]:
+        """Local name -> dotted target (``module`` or ``module.attr``), every import of the file."""
+        out = {}
+        for node in ast.walk(MODULES[module]):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                out |= {a.asname or a.name: f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                out |= {a.asname or a.name.split(".")[0]: (a.asname and a.name) or a.name.split(".")[0]
+                        for a in node.names}  # fmt: skip
+        return out
+
+    def _reach_module(self, module: str) -> None:
+        """Importing ``module`` runs its decorators: a decorated function is registered."""
+        if module in self._modules:
+            return
+        self._modules.add(module)
+        for node in MODULES[module].body:
+            if isinstance(node, ast.FunctionDef) and any(
+                ast.unparse(d).split("(")[0].split(".")[-1] not in _PLAIN_DECORATORS
+                for d in node.decorator_list
+            ):
+                self._visit(module, node.name)
+            elif isinstance(node, ast.ImportFrom) and node.module in MODULES:
+                self._reach_module(node.module)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                for a in node.names:  # `from functions.routes import meetings` (a module)
+                    if f"{node.module}.{a.name}" in MODULES:
+                        self._reach_module(f"{node.module}.{a.name}")
+
+    def _resolve(self, dotted: str) -> None:
+        """Visit what ``a.b.c`` names: the longest module prefix, then the name in it."""
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            module = ".".join(parts[:cut])
+            if module in MODULES:
+                self._reach_module(module)
+                if cut < len(parts):
+                    self._visit(module, parts[cut])
+                return
+        self.imports.add(parts[0])  # a third-party module
+
+    def _visit(self, module: str, name: str) -> None:
+        if (module, name) in self._seen or module not in MODULES:
+            return
+        self._seen.add((module, name))
+        self._reach_module(module)
+        node = self._defs(module).get(name)
+        if node is None:
+            return
+        defs, imports = self._defs(module), self._imports(module)
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call):
+                f = sub.func
+                self.calls.add(f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", ""))
+            elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                self.strings.add(sub.value)
+            elif isinstance(sub, ast.Import | ast.ImportFrom):
+                for a in sub.names:  # an import inside a function: what it names is used there
+                    target = f"{sub.module}.{a.name}" if isinstance(sub, ast.ImportFrom) else a.name
+                    self._resolve(target)
+            if isinstance(sub, ast.Attribute):
+                self.attributes.add(sub.attr)
+                chain = ast.unparse(sub)
+                root = chain.split(".")[0]
+                if root in imports and all(p.isidentifier() for p in chain.split(".")):
+                    self._resolve(imports[root] + chain[len(root) :])
+            elif isinstance(sub, ast.Name):
+                if sub.id in defs:
+                    self._visit(module, sub.id)
+                elif sub.id in imports:
+                    self._resolve(imports[sub.id])
 
 
 def setting_field(env_var: str) -> str:
