@@ -67,14 +67,15 @@ class Prediction(BaseModel):
     model_version: str
     season: int | None = None
     race_name: str | None = None
-    lap: int = Field(0, description="laps the leader had completed (0: before the start)")
+    lap: int = Field(default=0, description="laps the leader had completed (0: before the start)")
     total_laps: int | None = None
     track_status: str | None = None
     trigger: str = Field(description="what caused it: prerace, lap_completed, track_status, pit_in, ...")
     event_id: str | None = None
     as_of_utc: AwareDatetime = Field(description="the race time the prediction describes")
     computed_utc: AwareDatetime
-    seq: str = Field(description="orders the predictions of a session: as_of_utc then trigger")
+    seq: str = Field(description="orders a session's predictions: '0|prerace' first, then as_of_utc|event id")
+    revision: int = Field(default=0, description="writes of the current document so far (0 in the history)")
     drivers: list[DriverOdds] = Field(default_factory=list)
     grid: list[GridOdds] = Field(default_factory=list)
     params: RaceParams | None = Field(default=None, description="the live simulation's constants")

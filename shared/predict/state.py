@@ -8,9 +8,9 @@ race at any speed, or recomputed on a redelivered event, sees the race as it sto
   ``t - first(k + 1)`` (it has not crossed the line the leader crossed that long ago); a lapped
   car's gap therefore includes the laps it is down;
 * a car is out when it is overdue: the leader completed the car's next lap more than
-  ``OVERDUE_LAPS`` lap times (plus ``OVERDUE_S``) ago; a car with no lap at all is out once the
-  leader has completed ``NO_LAP_OUT_AFTER`` laps (before that it is still on its first lap,
-  placed by grid slot);
+  ``OVERDUE_LAPS`` lap times (plus ``OVERDUE_S``) ago; a car with no lap among those given (the
+  caller passes the last few laps) is out once the leader has completed ``NO_LAP_OUT_AFTER`` laps
+  (before that it is still on its first lap, placed by grid slot);
 * stops made: the stint of its last lap less one, one more when that lap ended in the pit lane.
 
 The track state comes from race control: the last safety car, VSC or red flag message at or before

@@ -145,6 +145,6 @@ def _predict(
     return Prediction(
         session_id=session_id, kind="prerace", model_version=model.version, season=race.year,
         race_name=race.name, lap=0, total_laps=laps or None, trigger="prerace", event_id=None,
-        as_of_utc=as_of, computed_utc=now or datetime.now(UTC), seq=f"{as_of.isoformat()}|0prerace",
+        as_of_utc=as_of, computed_utc=now or datetime.now(UTC), seq="0|prerace",
         drivers=drivers, params=race_params(tables, circuit, race.date),
     )  # fmt: skip

@@ -1,0 +1,65 @@
+"""``predict``: race events (Pub/Sub ``race-events``) -> ``predictions/{session_id}`` and its history.
+
+Race sessions (``..._r``): the pre-race prediction, live updates after every lap and on safety
+car, VSC, red flag and pit events, scoring when the result is final
+(``shared.services.predictions``). Qualifying sessions (``..._q``, ``..._sq``): the predicted
+grid, updated as laps are completed (``shared.services.grid_predictions``). Other sessions'
+events are acknowledged and ignored.
+
+Deployed with retries: a transient Firestore failure raises and Pub/Sub delivers again (every
+write is idempotent); a bad payload or a race without a grid is permanent, logged and acknowledged.
+The history tables and the model are loaded on the first prediction that needs them, once per
+instance; the per-instance :class:`Pending` holds a prediction waiting for its one-second slot.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from functions import _runtime
+from shared.history.tables import HistoryTables, load_history
+from shared.predict.model import PreRaceModel
+from shared.services import grid_predictions, predictions
+from shared.timing.models import RaceEvent
+
+log = logging.getLogger(__name__)
+_PENDING = predictions.Pending()  # per instance; holds no client
+
+
+def _tables() -> HistoryTables:
+    return load_history(_runtime.settings().require_data_dir)
+
+
+def _model() -> PreRaceModel:
+    from shared.services.predict_model import model_for
+
+    return model_for(_runtime.settings())
+
+
+RESOURCES = predictions.Resources(tables=_tables, model=_model)
+
+
+@functions_framework.cloud_event
+@_runtime.event_function
+def predict(event: CloudEvent) -> None:
+    race_event = _runtime.pubsub_payload(event, RaceEvent)
+    sid = race_event.session_id
+    if sid.endswith("_r"):
+        outcome = predictions.handle_event(
+            race_event, db=_runtime.db(), resources=RESOURCES, pending=_PENDING
+        )
+    elif sid.endswith(("_q", "_sq")):
+        outcome = grid_predictions.handle_event(
+            race_event, db=_runtime.db(), pending=_PENDING, resources=RESOURCES
+        )
+    else:
+        return
+    if outcome.action != "ignored":
+        log.info(
+            "predict: %s",
+            outcome.action,
+            extra={"json_fields": {**outcome.model_dump(), "event_id": race_event.event_id}},
+        )
