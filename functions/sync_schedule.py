@@ -56,9 +56,7 @@ def sync_schedule(event: CloudEvent) -> None:
     if tick.reason == "weekend" and not weekend_now(_runtime.db(), now):
         log.info("schedule tick skipped: no race weekend now")
         return
-    # Reminder tasks stay off until their target, the notify function (issue 7), is deployed:
-    # Cloud Tasks would otherwise retry each one against a missing endpoint.
-    options = SyncOptions(reminders=False)
+    options = SyncOptions()
     if tick.horizon_h is not None:
         options = options.model_copy(update={"horizon_h": tick.horizon_h})
     sync_season(

@@ -105,6 +105,7 @@ def test_first_run_creates_every_manifest_resource(first_run: ProvisionReport, m
     expected |= {("queue", q.name) for q in manifest.queues}
     expected |= {("scheduler-job", j.name) for j in manifest.scheduler}
     expected |= {("subscription", f"{t.dead_letter_topic}-sub") for t in manifest.topics if t.dead_letter}
+    expected |= {("subscription", f"{t.name}-sub") for t in manifest.topics if t.pull_subscription}
     expected |= {("subscription", name) for name in URLS}
     assert "sync_schedule" in URLS
     assert set(statuses) == expected
@@ -143,7 +144,9 @@ def test_queues_exist_with_manifest_rates(
     queues = {q.name.rsplit("/", 1)[-1]: q for q in client.list_queues(parent=parent)}
     assert set(queues) == {q.name for q in manifest.queues}
     imports = queues["imports"]
-    assert imports.rate_limits.max_dispatches_per_second == pytest.approx(0.05)
+    assert imports.rate_limits.max_dispatches_per_second == pytest.approx(
+        next(q for q in manifest.queues if q.name == "imports").max_dispatches_per_second
+    )
     assert imports.rate_limits.max_concurrent_dispatches == 2
     assert imports.retry_config.max_attempts == 10
 

@@ -230,13 +230,17 @@ def test_a_function_added_to_the_manifest_appears_with_no_other_edit() -> None:
             {"broken": {"trigger": {"type": "http"}, "needs": ["firestore.read", "firestore.write"]}},
             "includes",
         ),
-        ({"broken": {"trigger": {"type": "http"}, "needs": ["tasks.enqueue:reminders"]}}, "no function"),
+        (  # a queue no function is the target of (notify is the reminders queue's)
+            {"notify": None, "broken": {"trigger": {"type": "http"}, "needs": ["tasks.enqueue:reminders"]}},
+            "no function",
+        ),
         ({"a_function_name_far_too_long": {"trigger": {"type": "http"}}}, "over 30 characters"),
     ],
 )
 def test_manifest_rejects_bad_functions(change: dict[str, Any], error: str) -> None:
     data = manifest_data()
     data["functions"].update(change)
+    data["functions"] = {k: v for k, v in data["functions"].items() if v is not None}
     with pytest.raises(ValueError, match=error):
         Manifest.model_validate(data)
 

@@ -112,6 +112,17 @@ def test_no_account_of_the_pipeline_holds_a_broad_role() -> None:
         "roles/datastore.viewer",
         "roles/datastore.user",
         "roles/cloudbuild.builds.builder",
+        # FCM sends need cloudmessaging.messages.create, granted on the project only; held only by
+        # the accounts whose function declares fcm.send
+        "roles/firebasecloudmessaging.admin",
+    }
+    fcm = {
+        sa
+        for sa, grants in GRANTED.items()
+        if any(r == "roles/firebasecloudmessaging.admin" for *_, r in grants)
+    }
+    assert fcm == {
+        SA.format(fn.service_account_id) for fn in MANIFEST.functions.values() if fn.needs_of("fcm.send")
     }
     assert not {role for grants in GRANTED.values() for *_, role in grants} & broad
     accounts = {fn.service_account_id for fn in MANIFEST.functions.values()}
