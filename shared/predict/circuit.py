@@ -7,16 +7,20 @@
   shrunk towards the rate over every race since ``SINCE`` (as if ``SHRINK`` more races had the
   overall rate);
 * ``dnf_per_lap``: cars not taking the flag per car and lap, the same way;
-* ``expected_stops``: the median stop count of the cars that took the flag, over the circuit's
-  last three races with stops recorded (1 when there are none);
+* ``max_stint_laps``: the longest usual stint (90th percentile of the stints of the cars that took
+  the flag, in laps) over the circuit's last ``RECENT`` races with stops recorded, else over every
+  circuit's;
 * ``lap_time_s``: the winner's mean lap, median over the circuit's last three races (the live
   service prefers the leader's own recent laps).
 """
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from datetime import date
+
+import numpy as np
 
 from shared.history.rows import Race
 from shared.history.tables import HistoryTables
@@ -48,7 +52,9 @@ def race_params(tables: HistoryTables, circuit_id: int | None, before: date) -> 
         pit_loss_s=_pit_loss(tables, at) or _pit_loss(tables, recent_all[-40:]) or defaults.pit_loss_s,
         sc_per_lap=float(sc_rate) if laps_all or laps_here else defaults.sc_per_lap,
         dnf_per_lap=float(dnf_rate) if car_laps_all or car_laps_here else defaults.dnf_per_lap,
-        expected_stops=_stops(tables, at) or defaults.expected_stops,
+        max_stint_laps=_max_stint(tables, at)
+        or _max_stint(tables, recent_all[-40:])
+        or defaults.max_stint_laps,
         lap_time_s=_lap_time(tables, at) or defaults.lap_time_s,
     )
 
@@ -83,16 +89,18 @@ def _pit_loss(tables: HistoryTables, races: list[Race]) -> float | None:
     return statistics.median(stops) / 1000.0 if stops else None
 
 
-def _stops(tables: HistoryTables, races: list[Race]) -> int | None:
-    counts: list[int] = []
-    with_stops = [r for r in races if tables.pit_stops_of(r.race_id)][-3:]
-    for race in with_stops:
-        per_driver: dict[int, int] = {}
-        for p in tables.pit_stops_of(race.race_id):
-            per_driver[p.driver_id] = max(per_driver.get(p.driver_id, 0), p.stop)
-        finishers = [r.driver_id for r in tables.results_of(race.race_id) if tables.finished(r)]
-        counts += [per_driver.get(d, 0) for d in finishers]
-    return max(1, round(statistics.median(counts))) if counts else None
+def _max_stint(tables: HistoryTables, races: list[Race]) -> float | None:
+    stints: list[int] = []
+    for race in races[-RECENT:]:
+        stops = tables.pit_stops_of(race.race_id)
+        if not stops:
+            continue
+        laps = _race_laps(tables, race)
+        for result in tables.results_of(race.race_id):
+            if tables.finished(result):
+                marks = [0, *sorted(p.lap for p in stops if p.driver_id == result.driver_id), laps]
+                stints += [b - a for a, b in itertools.pairwise(marks) if b > a]
+    return float(np.percentile(stints, 90)) if len(stints) >= 20 else None
 
 
 def _lap_time(tables: HistoryTables, races: list[Race]) -> float | None:

@@ -21,6 +21,7 @@ circuit ones, estimated from history (:mod:`shared.predict.circuit`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +31,12 @@ from shared.predict.normalise import capped_total
 
 SIMS = 4000
 BATCHES = 10
-PACE_S_PER_SCORE = 1.6  # lap time between the expected winner (score 1) and last (score 0)
-PACE_SD_S = 0.25  # per-lap pace the prior can get wrong, per car (held for the whole race)
+# Race pace: lap time between the expected winner (score 1) and last (score 0), and the per-lap
+# pace the prior can get wrong per car (held for the whole race). Chosen by the Brier score and log
+# loss of the simulation from the grid (lap 0) over the 160 races of 2014-2021, with a pre-race
+# model trained up to 2013 (docs/decisions/0003-predictions.md).
+PACE_S_PER_SCORE = 2.4
+PACE_SD_S = 0.25
 LAP_SD_S = 0.5  # lap-to-lap variation, per car and lap
 TYRE_DEG_S = 0.006  # extra lap time per lap of tyre age, for a car not stopping again
 SC_GAP_S = 0.5  # gap per place after a safety car bunches the field
@@ -47,7 +52,7 @@ class RaceParams(BaseModel):
     pit_loss_s: float = Field(default=22.0, description="time lost to a pit stop under green, seconds")
     sc_per_lap: float = Field(default=0.012, description="chance of a safety car starting on a given lap")
     dnf_per_lap: float = Field(default=0.0025, description="chance a running car retires on a given lap")
-    expected_stops: int = Field(default=1, description="usual number of stops of a finisher")
+    max_stint_laps: float = Field(default=38.0, description="longest usual stint on one set of tyres, laps")
     lap_time_s: float = Field(default=95.0, description="typical green-flag lap time")
 
 
@@ -91,17 +96,18 @@ class LiveOutput:
     points_hi: np.ndarray
 
 
-def stops_due(car: CarState, params: RaceParams, laps_left: int) -> int:
-    """Stops a car still has to make: the circuit's usual count less those made, and at least one
-    for a car that has not stopped on dry tyres (two dry compounds are compulsory); none when the
-    race is nearly over or the car runs on wet-weather tyres."""
-    if laps_left <= 2:
+def stops_due(car: CarState, params: RaceParams, laps_left: int, laps_done: int = 0) -> int:
+    """Stops a car still has to make: as many as its tyres need to last the laps left at the
+    circuit's longest usual stint (its set's age counts), and at least one for a car that has not
+    stopped on dry tyres (two dry compounds are compulsory); none when the race is nearly over or
+    the car runs on wet-weather tyres (the rule is lifted and the weather decides)."""
+    if laps_left <= 2 or (car.compound or "").upper() in ("INTERMEDIATE", "WET"):
         return 0
-    wet = (car.compound or "").upper() in ("INTERMEDIATE", "WET")
-    due = max(0, params.expected_stops - car.stops_made)
-    if car.stops_made == 0 and not wet:
-        due = max(due, 1)
-    return 0 if wet else due
+    age = car.tyre_age_laps if car.tyre_age_laps is not None else laps_done
+    need = max(math.ceil((age + laps_left) / max(params.max_stint_laps, 1.0)) - 1, 0)
+    if car.stops_made == 0:
+        need = max(need, 1)
+    return min(need, 3)
 
 
 def simulate(state: RaceState, params: RaceParams, *, seed: int, sims: int = SIMS) -> LiveOutput:
@@ -160,7 +166,7 @@ def _batch(
     if state.track in ("sc", "sc_ending", "red"):
         # The field is (or is about to be) bunched up behind the safety car or on the grid.
         gap = np.where(gap < params.lap_time_s * 0.8, np.minimum(gap, rank * SC_GAP_S), gap)
-    due = np.asarray([stops_due(c, params, laps_left) for c in cars], dtype=float)
+    due = np.asarray([stops_due(c, params, laps_left, state.laps_done) for c in cars], dtype=float)
     if state.track == "red":
         due = np.maximum(due - 1, 0)  # tyres may be changed during the stoppage
     # The next stop may be taken now at the price of the moment (cheaper under SC or VSC), or at

@@ -75,12 +75,16 @@ def race_state(
         if lap.lap_number + 1 in first:
             overdue = (at - first[lap.lap_number + 1]).total_seconds()
             gap = max(gap, overdue)
-        stops = max((lap.stint or 1) - 1, 0) + (1 if lap.pit_in else 0)
-        if number == pitting and not lap.pit_in:
+        stops = max((lap.stint or 1) - 1, 0)
+        age, compound = lap.tyre_age_laps, lap.compound
+        if lap.pit_in or number == pitting:
+            # In the pit lane now: the stop counts, on a new set, and the time it costs, which the
+            # out-lap will show, is added already (an in-lap ends at the line, before the stop).
             stops += 1
             gap += params.pit_loss_s
+            age, compound = 0, None
         running = overdue <= OVERDUE_LAPS * lap_time + OVERDUE_S
-        cars.append(CarState(number, gap, pace, stops, lap.tyre_age_laps, lap.compound, running))
+        cars.append(CarState(number, gap, pace, stops, age, compound, running))
     order = sorted((c for c in cars if c.running), key=lambda c: c.gap_s)
     places = {c.driver_number: i + 1 for i, c in enumerate(order)}
     state = RaceState(laps_done=leader_laps, total_laps=max(total_laps, leader_laps), track=track, cars=cars,
