@@ -114,12 +114,15 @@ def grid_prediction(event: RaceEvent, *, db: firestore.Client, now: datetime) ->
 
 
 def _laps_until(db: firestore.Client, session_id: str, at: datetime) -> list[Lap]:
+    """The session's laps with a time completed by ``at`` (only the fields the grid needs)."""
     from google.cloud.firestore import FieldFilter
 
-    query = db.collection(f"{SESSIONS}/{session_id}/laps").where(
-        filter=FieldFilter("completed_utc", "<=", at)
+    query = (
+        db.collection(f"{SESSIONS}/{session_id}/laps")
+        .where(filter=FieldFilter("completed_utc", "<=", at))
+        .select(["driver_number", "lap_number", "lap_time_ms", "completed_utc"])
     )
-    return [Lap.model_validate(s.to_dict()) for s in query.stream()]
+    return [Lap.model_validate({"session_id": session_id, **(s.to_dict() or {})}) for s in query.stream()]
 
 
 def _practice_best(db: firestore.Client, session_id: str) -> dict[str, int]:
