@@ -8,18 +8,21 @@ events are acknowledged and ignored.
 
 Deployed with retries: a transient Firestore failure raises and Pub/Sub delivers again (every
 write is idempotent); a bad payload or a race without a grid is permanent, logged and acknowledged.
-The history tables and the model are loaded on the first prediction that needs them, once per
-instance; the per-instance :class:`Pending` holds a prediction waiting for its one-second slot.
+The history tables (the data dir's CSV folder, else their Firestore copy) and the model are loaded
+on the first prediction that needs them, once per instance; the per-instance :class:`Pending` holds
+a prediction waiting for its one-second slot.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import functions_framework
 from cloudevents.http import CloudEvent
 
 from functions import _runtime
+from shared.history.firestore import load_history_from_firestore
 from shared.history.tables import HistoryTables, load_history
 from shared.predict.model import PreRaceModel
 from shared.services import grid_predictions, predictions
@@ -29,8 +32,18 @@ log = logging.getLogger(__name__)
 _PENDING = predictions.Pending()  # per instance; holds no client
 
 
+@functools.lru_cache(maxsize=1)
+def _firestore_tables() -> HistoryTables:
+    return load_history_from_firestore(_runtime.db())
+
+
 def _tables() -> HistoryTables:
-    return load_history(_runtime.settings().require_data_dir)
+    """The CSV folder under the data dir when the instance has one, else Firestore's copy
+    (``pitlane predict history-upload``)."""
+    data_dir = _runtime.settings().data_dir
+    if data_dir is not None and any((d / "races.csv").is_file() for d in (data_dir, data_dir / "history")):
+        return load_history(data_dir)
+    return _firestore_tables()
 
 
 def _model() -> PreRaceModel:

@@ -12,7 +12,15 @@
 * ``race --season YEAR --round N [--history DIR] [--json]``: the configured model's pre-race
   prediction for one race of the history, from its grid (what ``predict`` stores as lap 0).
 
-``--history`` defaults to ``<PITLANE_DATA_DIR>/history``. Nothing here touches Firestore.
+* ``prerace --session-id ID``: computes and stores a race session's pre-race prediction now
+  (``predictions/{id}``, history ``000_prerace``), as ``predict`` does on the session's first event;
+* ``score --session-id ID``: scores a finished race session's stored predictions (after a results
+  import, say); the last line is JSON ``{session_id, scored}``;
+* ``history-upload [--history DIR]``: copies the CSV tables into Firestore (``history_<table>``),
+  for instances without the data folder.
+
+``--history`` defaults to ``<PITLANE_DATA_DIR>/history``. ``backtest``, ``train`` and ``race`` do
+not touch Firestore; the others use the configured one (the running local stack by default).
 """
 
 from __future__ import annotations
@@ -21,9 +29,11 @@ import argparse
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from infra.local.stack import DEFAULT_STATE_DIR, cli_settings
 from shared.config import load_settings
 from shared.errors import BadRequestError
 from shared.history.tables import HistoryTables, load_history
@@ -78,6 +88,20 @@ def register(subparsers: Any) -> None:
     race.add_argument("--round", type=int, required=True, help="round of the season")
     race.add_argument("--json", action="store_true", help="print one JSON object")
     race.set_defaults(func=handle_race)
+    pre = sub.add_parser("prerace", help="compute and store a race session's pre-race prediction")
+    pre.add_argument("--session-id", required=True, help="e.g. 2018_azerbaijan_grand_prix_r")
+    pre.add_argument("--history", type=Path, default=None, help="folder of the Ergast-schema CSV tables")
+    pre.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help=argparse.SUPPRESS)
+    pre.set_defaults(func=handle_prerace)
+    score = sub.add_parser("score", help="score a finished race session's stored predictions")
+    score.add_argument("--session-id", required=True, help="e.g. 2018_azerbaijan_grand_prix_r")
+    score.add_argument("--history", type=Path, default=None, help="folder of the Ergast-schema CSV tables")
+    score.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help=argparse.SUPPRESS)
+    score.set_defaults(func=handle_score)
+    up = sub.add_parser("history-upload", help="copy the history tables into Firestore")
+    up.add_argument("--history", type=Path, default=None, help="folder of the Ergast-schema CSV tables")
+    up.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help=argparse.SUPPRESS)
+    up.set_defaults(func=handle_upload)
 
 
 def _tables(folder: Path | None) -> HistoryTables:
@@ -161,3 +185,47 @@ def handle_race(args: argparse.Namespace) -> int:
 
 def _pct(p: float, interval: tuple[float, float]) -> str:
     return f"{p * 100:5.1f} ({interval[0] * 100:.0f}-{interval[1] * 100:.0f})"
+
+
+def handle_prerace(args: argparse.Namespace) -> int:
+    from shared.gcp import firestore_client
+    from shared.services.predict_model import model_for
+    from shared.services.predictions import Pending, Resources, ensure_prerace
+
+    settings = cli_settings(args.state_dir)
+    tables = _tables(args.history)
+    resources = Resources(tables=lambda: tables, model=lambda: model_for(settings))
+    prediction = ensure_prerace(
+        args.session_id, db=firestore_client(settings), resources=resources, pending=Pending(),
+        clock=time.monotonic, now=lambda: datetime.now(UTC),
+    )  # fmt: skip
+    for d in prediction.drivers[:5]:
+        print(f"{d.name or d.driver_number:<24} win {d.p_win:.3f}  podium {d.p_podium:.3f}", file=sys.stderr)
+    print(json.dumps({"session_id": args.session_id, "model_version": prediction.model_version}))
+    return 0
+
+
+def handle_score(args: argparse.Namespace) -> int:
+    from shared.gcp import firestore_client
+    from shared.services.prediction_scoring import score_session
+
+    settings = cli_settings(args.state_dir)
+    scored = score_session(
+        args.session_id,
+        db=firestore_client(settings),
+        tables=lambda: _tables(args.history),
+        now=datetime.now(UTC),
+    )
+    print(json.dumps({"session_id": args.session_id, "scored": scored}))
+    return 0
+
+
+def handle_upload(args: argparse.Namespace) -> int:
+    from shared.gcp import firestore_client
+    from shared.history.firestore import upload_history
+
+    settings = cli_settings(args.state_dir)
+    folder = args.history or settings.require_data_dir / "history"
+    written = upload_history(folder, db=firestore_client(settings))
+    print(json.dumps({"tables": written, "rows": sum(written.values())}))
+    return 0
