@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from datetime import UTC, datetime
 
 import functions_framework
 from cloudevents.http import CloudEvent
@@ -24,6 +25,7 @@ from cloudevents.http import CloudEvent
 from functions import _runtime
 from shared.history.firestore import load_history_from_firestore
 from shared.history.tables import HistoryTables, load_history
+from shared.logs import metric
 from shared.predict.model import PreRaceModel
 from shared.services import grid_predictions, predictions
 from shared.timing.models import RaceEvent
@@ -70,9 +72,20 @@ def predict(event: CloudEvent) -> None:
         )
     else:
         return
+    if outcome.action == "predicted":
+        _latency(event)
     if outcome.action != "ignored":
         log.info(
             "predict: %s",
             outcome.action,
             extra={"json_fields": {**outcome.model_dump(), "event_id": race_event.event_id}},
         )
+
+
+def _latency(event: CloudEvent) -> None:
+    """``prediction_latency_ms``: from the race event's publication to its prediction written."""
+    try:
+        published = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return
+    metric("prediction_latency_ms", (datetime.now(UTC) - published).total_seconds() * 1000)
