@@ -24,7 +24,7 @@ import numpy as np
 
 from shared.history.rows import Race
 from shared.history.tables import HistoryTables
-from shared.predict.live import RaceParams
+from shared.predict.params import RaceParams
 
 RECENT = 10
 SINCE = 2010

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.predict.live import RaceParams
+from shared.predict.params import RaceParams
 
 PredictionKind = Literal["prerace", "live", "final", "grid"]
 

@@ -25,9 +25,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from shared.predict.normalise import capped_total
+from shared.predict.params import RaceParams
 
 SIMS = 4000
 BATCHES = 10
@@ -43,17 +43,6 @@ SC_GAP_S = 0.5  # gap per place after a safety car bunches the field
 SC_PIT_FACTOR = 0.5  # share of the pit loss paid under a safety car
 VSC_PIT_FACTOR = 0.6
 GRID_GAP_S = 0.25  # gap per grid slot before the first lap is complete
-
-
-class RaceParams(BaseModel):
-    """Per-circuit constants of the simulation (history estimates, see ``shared.predict.circuit``)."""
-
-    model_config = ConfigDict(frozen=True)
-    pit_loss_s: float = Field(default=22.0, description="time lost to a pit stop under green, seconds")
-    sc_per_lap: float = Field(default=0.012, description="chance of a safety car starting on a given lap")
-    dnf_per_lap: float = Field(default=0.0025, description="chance a running car retires on a given lap")
-    max_stint_laps: float = Field(default=38.0, description="longest usual stint on one set of tyres, laps")
-    lap_time_s: float = Field(default=95.0, description="typical green-flag lap time")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from shared.predict.live import GRID_GAP_S, CarState, RaceParams, RaceState
+from shared.predict.live import GRID_GAP_S, CarState, RaceState
+from shared.predict.params import RaceParams
 from shared.timing.models import Lap, RaceControlMessage
 
 OVERDUE_LAPS = 2.5

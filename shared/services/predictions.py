@@ -40,8 +40,9 @@ from pydantic import BaseModel
 from shared.history.tables import HistoryTables
 from shared.predict.documents import DriverOdds, Prediction, PredictionKind, history_key
 from shared.predict.features import MissingGridError, points_places
-from shared.predict.live import RaceParams, simulate
+from shared.predict.live import simulate
 from shared.predict.model import PreRaceModel
+from shared.predict.params import RaceParams
 from shared.predict.state import race_state, track_state
 from shared.services.prerace import prerace_for_session
 from shared.stores import predictions as store

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from shared.predict.live import CarState, RaceParams, RaceState, simulate, stops_due
+from shared.predict.live import CarState, RaceState, simulate, stops_due
 from shared.predict.normalise import capped_total, race_totals
+from shared.predict.params import RaceParams
 from shared.predict.qualifying import DriverPace, predict_grid
 from shared.predict.scoring import score, score_by_driver, summarise
 from shared.predict.state import race_state, track_state
