@@ -9,6 +9,9 @@ library on the first request that needs it): the function cold-starts fast.
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException
@@ -34,6 +37,23 @@ def _db() -> object:
     return firestore_client(get_settings())
 
 
+@functools.lru_cache(maxsize=1)
+def _certs_http() -> Any:
+    """One HTTP client for Google's token keys (fetched once per their max-age), built on use."""
+    import httpx
+
+    return httpx.Client(timeout=10.0)
+
+
+def _authenticate(authorization: str | None) -> str:
+    """The uid of the caller's Firebase ID token (``shared.auth``); a 401 ``AuthError`` if none."""
+    from shared.auth import bearer_token, verify_id_token
+
+    settings = get_settings()
+    http = None if settings.auth_test_public_key else _certs_http()
+    return verify_id_token(bearer_token(authorization), settings=settings, http=http)
+
+
 def answers() -> TtlCache[Rendered]:
     """This instance's cache of rendered answers (built on first use, sized by settings)."""
     global _cache  # noqa: PLW0603 - one per instance, like the Firestore client
@@ -45,7 +65,8 @@ def answers() -> TtlCache[Rendered]:
 @functions_framework.http
 def api(request: flask.Request) -> flask.Response:
     settings = _settings()
-    return handle(request, table=TABLE, deps=Deps(settings=settings, db=_db), cache=answers())
+    deps = Deps(settings=settings, db=_db, authenticate=_authenticate)
+    return handle(request, table=TABLE, deps=deps, cache=answers())
 
 
 def install(app: flask.Flask) -> None:

@@ -52,15 +52,19 @@ class Rendered:
 
 @dataclass
 class Deps:
-    """What handlers reach through ``call.deps``: ``db()`` builds the Firestore client lazily."""
+    """What handlers reach through ``call.deps``: ``db()`` builds the Firestore client lazily;
+    ``authenticate(authorization header)`` returns the caller's uid or raises a 401 ``ApiError``."""
 
     settings: Settings
     db: Any
+    authenticate: Any = None
 
 
 def _render(route: Route, call: Call) -> Rendered:
     result = route.handler(call)
-    if isinstance(result, bytes):
+    if route.status == 204:
+        body = b""
+    elif isinstance(result, bytes):
         body = result
     elif route.response is not None:
         model = result if isinstance(result, route.response) else route.response.model_validate(result)
@@ -141,6 +145,7 @@ def handle(
                 413, f"the body is {length} bytes; at most {settings.api_max_body_bytes} are accepted"
             )
         route, raw_path = table.match(request.method, path)
+        uid = deps.authenticate(request.headers.get("Authorization")) if route.auth else None
         params = validate(route.path_model, raw_path, "path")
         raw_query = query_dict(request.args.items(multi=True), route.query_model)
         query = validate(route.query_model, raw_query, "query")
@@ -150,7 +155,7 @@ def handle(
             if len(data) > settings.api_max_body_bytes:
                 raise ApiError(413, f"the body is larger than {settings.api_max_body_bytes} bytes")
             body = parse_body(route, data, request.content_type)
-        call = Call(path=params, query=query, body=body, headers=request.headers, deps=deps)
+        call = Call(path=params, query=query, body=body, headers=request.headers, deps=deps, uid=uid)
         if route.method == "GET" and route.cache.server_ttl_s > 0:
             key = _cache_key(route, path, raw_query)
             rendered = cache.get_or_compute(key, route.cache.server_ttl_s, lambda: _render(route, call))
@@ -173,6 +178,8 @@ def _answer(request: flask.Request, route: Route, rendered: Rendered, settings: 
     if gz:
         body = rendered.gzipped()
         headers["Content-Encoding"] = "gzip"
+    if rendered.status == 204:
+        return flask.Response(status=204, headers=headers)
     headers["Vary"] = "Accept-Encoding"
     return flask.Response(body, status=rendered.status, headers=headers, content_type=_content_type(rendered))
 

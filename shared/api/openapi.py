@@ -50,6 +50,27 @@ def _parameters(model: type[BaseModel], where: str) -> list[dict[str, Any]]:
     return out
 
 
+def _require_discriminators(schemas: dict[str, Any]) -> None:
+    """A tagged union's tag is required in each variant: pydantic needs it to pick one, but its
+    JSON Schema leaves a tag with a default (``type: "webhook"``) optional."""
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            found = node.get("discriminator")
+            if isinstance(found, dict):
+                for ref in (found.get("mapping") or {}).values():
+                    target = schemas.get(str(ref).rsplit("/", 1)[-1])
+                    if target is not None and found["propertyName"] not in target.get("required", []):
+                        target["required"] = [*target.get("required", []), found["propertyName"]]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schemas)
+
+
 def _problem(status: int) -> dict[str, Any]:
     return {
         "description": title(status),
@@ -72,6 +93,7 @@ def document(table: RouteTable, *, title_: str, version: str, description: str =
         schema_generator=gen,
     )
     schemas = {**defs.get("$defs", {}), **body_defs.get("$defs", {})}
+    _require_discriminators(schemas)
     paths: dict[str, dict[str, Any]] = {}
     for route in table.routes:
         paths.setdefault(route.template, {})[route.method.lower()] = _operation(route, refs, body_refs)
@@ -80,16 +102,30 @@ def document(table: RouteTable, *, title_: str, version: str, description: str =
         "info": {"title": title_, "version": version, "description": description},
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "firebase": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "a Firebase Auth ID token of the signed-in user",
+                }
+            },
+        },
     }
 
 
 def _operation(route: Route, refs: dict[Any, Any], body_refs: dict[Any, Any]) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": route.summary}
-    if route.response is not None:
+    if route.status == 204:
+        pass  # no content
+    elif route.response is not None:
         ok["content"] = {route.media_type: {"schema": refs[(route.response, "serialization")]}}
     else:
-        ok["content"] = {route.media_type: {"schema": {"type": "string"}}}
+        ok["content"] = {
+            route.media_type: {"schema": {"type": "object" if route.media_type == JSON else "string"}}
+        }
     headers: dict[str, Any] = {"Cache-Control": {"schema": {"type": "string"}}}
     if route.method == "GET":
         headers["ETag"] = {"schema": {"type": "string"}}
@@ -108,6 +144,8 @@ def _operation(route: Route, refs: dict[Any, Any], body_refs: dict[Any, Any]) ->
     }
     if route.description:
         op["description"] = route.description
+    if route.auth:
+        op["security"] = [{"firebase": []}]
     if route.body_model is not None:
         op["requestBody"] = {
             "required": True,

@@ -80,7 +80,13 @@ def issues(model: type[BaseModel], exc: ValidationError, where: str, raw: dict[s
     """One issue per invalid field, with the value as sent."""
     out: list[ParamIssue] = []
     for err in exc.errors():
-        name = str(err["loc"][0]) if err["loc"] else ""
+        name = (
+            ".".join(str(p) for p in err["loc"])
+            if where == "body"
+            else str(err["loc"][0])
+            if err["loc"]
+            else ""
+        )
         message = _message(model, name, err)
         if name in raw and err["type"] != "missing":
             message += f", got {str(raw[name])[:80]!r}"

@@ -15,6 +15,8 @@ their models (:mod:`shared.api.params`); a query parameter given twice is an err
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -67,9 +69,24 @@ class Call:
     headers: Any  # the request's headers (case-insensitive mapping)
     deps: Any
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    uid: str | None = None  # the verified caller of a route with ``auth=True``
 
 
 Handler = Callable[[Call], Any]
+# A model, or its import path ("shared.services.subscriptions:SubscriptionCreate") resolved on first
+# use, so a route module need not import a heavy service to register its routes.
+ModelRef = type[BaseModel] | str | None
+
+
+@functools.cache
+def _import(ref: str) -> type[BaseModel]:
+    module, _, name = ref.partition(":")
+    model: type[BaseModel] = getattr(importlib.import_module(module), name)
+    return model
+
+
+def resolve(ref: ModelRef) -> type[BaseModel] | None:
+    return _import(ref) if isinstance(ref, str) else ref
 
 
 @dataclass(frozen=True)
@@ -77,10 +94,10 @@ class Route:
     method: str
     template: str
     handler: Handler
-    response: type[BaseModel] | None
+    response_ref: ModelRef
     path_model: type[BaseModel]
     query_model: type[BaseModel]
-    body_model: type[BaseModel] | None
+    body_ref: ModelRef
     cache: CachePolicy
     summary: str
     description: str
@@ -88,6 +105,7 @@ class Route:
     media_type: str = JSON
     status: int = 200
     errors: tuple[int, ...] = (400, 404)
+    auth: bool = False  # needs a Firebase ID token (Authorization: Bearer): 401 without one
     regex: re.Pattern[str] = field(init=False, compare=False, repr=False)
     literals: int = field(init=False, compare=False)
     prefix: str = field(init=False, compare=False, repr=False)  # the template up to its first {
@@ -100,6 +118,14 @@ class Route:
         object.__setattr__(self, "regex", re.compile(f"^{pattern}/?$"))
         object.__setattr__(self, "literals", sum(1 for s in self.template.split("/") if s and "{" not in s))
         object.__setattr__(self, "prefix", self.template.split("{", 1)[0].rstrip("/"))
+
+    @property
+    def response(self) -> type[BaseModel] | None:
+        return resolve(self.response_ref)
+
+    @property
+    def body_model(self) -> type[BaseModel] | None:
+        return resolve(self.body_ref)
 
     @property
     def operation_id(self) -> str:
@@ -121,15 +147,16 @@ class RouteTable:
         method: str,
         template: str,
         *,
-        response: type[BaseModel] | None,
+        response: ModelRef,
         path: type[BaseModel] = NoParams,
         query: type[BaseModel] = NoParams,
-        body: type[BaseModel] | None = None,
+        body: ModelRef = None,
         cache: CachePolicy = SESSION,
         tags: Iterable[str] = (),
         media_type: str = JSON,
         status: int = 200,
         errors: Iterable[int] = (400, 404),
+        auth: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             doc = (fn.__doc__ or "").strip()
@@ -138,17 +165,18 @@ class RouteTable:
                 method=method,
                 template=template,
                 handler=fn,
-                response=response,
+                response_ref=response,
                 path_model=path,
                 query_model=query,
-                body_model=body,
+                body_ref=body,
                 cache=cache,
                 summary=summary.strip() or fn.__name__.replace("_", " "),
                 description=" ".join(line.strip() for line in rest.splitlines()).strip(),
                 tags=tuple(tags),
                 media_type=media_type,
                 status=status,
-                errors=tuple(errors),
+                errors=tuple(errors) + ((401,) if auth else ()) + ((422,) if body is not None else ()),
+                auth=auth,
             )
             missing = set(route.path_names) ^ set(path.model_fields)
             if missing:
@@ -165,6 +193,9 @@ class RouteTable:
 
     def post(self, template: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.add("POST", template, **kw)
+
+    def delete(self, template: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.add("DELETE", template, **kw)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         """The route for ``method`` and ``path`` with its raw path parameters; 404 or 405 if none."""
@@ -188,13 +219,14 @@ class RouteTable:
         return max(same, key=lambda f: f[0].literals)
 
 
-def validate(model: type[BaseModel], raw: dict[str, Any], where: str) -> Any:
-    """``model`` built from ``raw``; an :class:`ApiError` 400 naming every invalid field."""
+def validate(model: type[BaseModel], raw: dict[str, Any], where: str, *, status: int = 400) -> Any:
+    """``model`` built from ``raw``; an :class:`ApiError` (400, or ``status``) naming every invalid
+    field."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         found = issues(model, exc, where, raw)
-        raise ApiError(400, describe(found[0]), errors=found) from None
+        raise ApiError(status, describe(found[0]), errors=found) from None
 
 
 def query_dict(pairs: Iterable[tuple[str, str]], model: type[BaseModel]) -> dict[str, str]:
@@ -211,7 +243,8 @@ def query_dict(pairs: Iterable[tuple[str, str]], model: type[BaseModel]) -> dict
 
 
 def parse_body(route: Route, raw: bytes, content_type: str | None) -> Any:
-    """The JSON body of a route that takes one, validated; 415 for another media type."""
+    """The JSON body of a route that takes one: 415 for another media type, 400 for malformed
+    JSON, 422 for JSON that does not fit the body's model."""
     if route.body_model is None:
         return None
     if (content_type or "").split(";")[0].strip().lower() != JSON:
@@ -224,4 +257,4 @@ def parse_body(route: Route, raw: bytes, content_type: str | None) -> Any:
     if not isinstance(data, dict):
         issue = ParamIssue(where="body", name="", message="must be a JSON object")
         raise ApiError(400, describe(issue), errors=[issue])
-    return validate(route.body_model, data, "body")
+    return validate(route.body_model, data, "body", status=422)  # well-formed JSON, invalid content
