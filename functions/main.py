@@ -12,6 +12,7 @@ from functions.notify_import_events import notify_import_events
 from functions.notify_race_events import notify_race_events
 from functions.notify_schedule_events import notify_schedule_events
 from functions.plan_imports import plan_imports
+from functions.predict import predict
 from functions.poll_openf1_live import poll_openf1_live
 from functions.record_live_timing import record_live_timing
 from functions.sync_schedule import sync_schedule
@@ -24,6 +25,7 @@ __all__ = [
     "notify_race_events",
     "notify_schedule_events",
     "plan_imports",
+    "predict",
     "poll_openf1_live",
     "record_live_timing",
     "sync_schedule",

@@ -10,7 +10,9 @@ Deployed with retries: a transient Firestore failure raises and Pub/Sub delivers
 write is idempotent); a bad payload or a race without a grid is permanent, logged and acknowledged.
 The history tables (the data dir's CSV folder, else their Firestore copy) and the model are loaded
 on the first prediction that needs them, once per instance; the per-instance :class:`Pending` holds
-a prediction waiting for its one-second slot.
+a prediction waiting for its one-second slot. NumPy and the prediction services load on the first
+event, not at import: ``main.py`` imports every entry point, and the other functions' cold starts
+must not pay for them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import functions_framework
 from cloudevents.http import CloudEvent
@@ -26,12 +29,9 @@ from functions import _runtime
 from shared.history.firestore import load_history_from_firestore
 from shared.history.tables import HistoryTables, load_history
 from shared.logs import metric
-from shared.predict.model import PreRaceModel
-from shared.services import grid_predictions, predictions
 from shared.timing.models import RaceEvent
 
 log = logging.getLogger(__name__)
-_PENDING = predictions.Pending()  # per instance; holds no client
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,13 +48,18 @@ def _tables() -> HistoryTables:
     return _firestore_tables()
 
 
-def _model() -> PreRaceModel:
+def _model() -> Any:
     from shared.services.predict_model import model_for
 
     return model_for(_runtime.settings())
 
 
-RESOURCES = predictions.Resources(tables=_tables, model=_model)
+@functools.lru_cache(maxsize=1)
+def _instance() -> tuple[Any, Any]:
+    """The per-instance resources (tables and model, loaded on use) and pending slot."""
+    from shared.services import predictions
+
+    return predictions.Resources(tables=_tables, model=_model), predictions.Pending()
 
 
 @functions_framework.cloud_event
@@ -62,16 +67,17 @@ RESOURCES = predictions.Resources(tables=_tables, model=_model)
 def predict(event: CloudEvent) -> None:
     race_event = _runtime.pubsub_payload(event, RaceEvent)
     sid = race_event.session_id
-    if sid.endswith("_r"):
-        outcome = predictions.handle_event(
-            race_event, db=_runtime.db(), resources=RESOURCES, pending=_PENDING
-        )
-    elif sid.endswith(("_q", "_sq")):
-        outcome = grid_predictions.handle_event(
-            race_event, db=_runtime.db(), pending=_PENDING, resources=RESOURCES
-        )
-    else:
+    if not sid.endswith(("_r", "_q", "_sq")):
         return
+    from shared.services import grid_predictions, predictions
+
+    resources, pending = _instance()
+    if sid.endswith("_r"):
+        outcome = predictions.handle_event(race_event, db=_runtime.db(), resources=resources, pending=pending)
+    else:
+        outcome = grid_predictions.handle_event(
+            race_event, db=_runtime.db(), pending=pending, resources=resources
+        )
     if outcome.action == "predicted":
         _latency(event)
     if outcome.action != "ignored":
