@@ -181,6 +181,56 @@ export interface RaceDoc {
   mapped_utc?: Timestamp | null;
 }
 
+/** Firestore document predictions/{session_id}, written by predict. */
+export interface PredictionDoc {
+  session_id: string;
+  kind: "prerace" | "live" | "final" | "grid";
+  model_version: string;
+  season?: number | null;
+  race_name?: string | null;
+  /** laps the leader had completed (0: before the start) */
+  lap?: number;
+  total_laps?: number | null;
+  track_status?: string | null;
+  /** what caused it: prerace, lap_completed, track_status, pit_in, ... */
+  trigger: string;
+  event_id?: string | null;
+  /** the race time the prediction describes */
+  as_of_utc: Timestamp;
+  computed_utc: Timestamp;
+  /** orders a session's predictions: '0|prerace' first, then as_of_utc|event id */
+  seq: string;
+  /** writes of the current document so far (0 in the history) */
+  revision?: number;
+  drivers?: Array<DriverOdds>;
+  grid?: Array<GridOdds>;
+  /** the live simulation's constants */
+  params?: RaceParams | null;
+}
+
+export interface DriverOdds {
+  driver_number: string;
+  name?: string | null;
+  code?: string | null;
+  team?: string | null;
+  /** starting slot, 1 = pole (0: pit lane) */
+  grid?: number | null;
+  /** place in the race when predicted */
+  position?: number | null;
+  running?: boolean;
+  p_win: number;
+  p_podium: number;
+  p_points: number;
+  win_interval?: Array<unknown>;
+  podium_interval?: Array<unknown>;
+  points_interval?: Array<unknown>;
+  /** pre-race expected finish, 1 first, 0 last */
+  pace_score?: number | null;
+  /** behind the leader when predicted, seconds */
+  gap_s?: number | null;
+  stops_made?: number | null;
+}
+
 export interface DriverRow {
   driver_number: string;
   abbreviation?: string | null;
@@ -203,6 +253,34 @@ export interface DriverRow {
   stopped?: boolean;
   compound?: string | null;
   tyre_age_laps?: number | null;
+}
+
+export interface GridOdds {
+  driver_number: string;
+  name?: string | null;
+  team?: string | null;
+  predicted_grid: number;
+  /** best lap of the session so far */
+  best_lap_ms?: number | null;
+  /** expected best lap at the end of the session */
+  pace_ms?: number | null;
+  p_pole: number;
+  /** reaching Q3 (a top-ten grid slot) */
+  p_top10: number;
+  eliminated?: boolean;
+}
+
+export interface RaceParams {
+  /** time lost to a pit stop under green, seconds */
+  pit_loss_s?: number;
+  /** chance of a safety car starting on a given lap */
+  sc_per_lap?: number;
+  /** chance a running car retires on a given lap */
+  dnf_per_lap?: number;
+  /** longest usual stint on one set of tyres, laps */
+  max_stint_laps?: number;
+  /** typical green-flag lap time */
+  lap_time_s?: number;
 }
 
 export interface TimelineEntry {

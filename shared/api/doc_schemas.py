@@ -12,7 +12,7 @@ Regenerate after changing a model::
     .venv/bin/python -c "from shared.api.doc_schemas import write; write()"
 
 ``tests/unit/test_api_doc_schemas.py`` fails when the checked-in files differ from the models;
-``tests/integration/test_api_doc_schemas.py`` validates what the writers really store.
+``tests/integration/test_api_stored_documents.py`` validates what the writers really store.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pydantic import AwareDatetime, BaseModel
 from shared.api.models import SessionOut
 from shared.api.types import LocalAwareJsonSchema
 from shared.models.schedule import Meeting, Timeline
+from shared.predict.documents import Prediction
 from shared.races.mapping import TravelRace
 from shared.timing.models import DriverRow, Lap, RaceControlMessage, TimingTower, WeatherSample
 
@@ -80,6 +81,9 @@ DOCUMENTS: tuple[ListenedDocument, ...] = (
     ),
     ListenedDocument("WeatherDoc", "sessions/{session_id}/weather/{n:04d}", WeatherSample, ("utc",), "live"),
     ListenedDocument("RaceDoc", "races/{race_id}", RaceDocument, ("mapped_utc",), "pitlane races import/map"),
+    ListenedDocument(
+        "PredictionDoc", "predictions/{session_id}", Prediction, ("as_of_utc", "computed_utc"), "predict"
+    ),
 )
 
 

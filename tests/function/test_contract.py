@@ -32,6 +32,7 @@ from shared.services.ingest import ingest, messages_from_source
 from shared.stores.races import import_races
 from shared.timing.reducer import SessionReducer
 from tests.emulators import TEST_PROJECT, check_safe_target, wipe_firestore
+from tests.function.test_api_predictions import store_predictions
 from tests.function.test_api_travel import DATA, seed_season
 from tests.unit.test_notify_auth import signed_token, trusted_public_pem
 
@@ -63,6 +64,7 @@ def seeded(firestore_emulator: Any) -> Iterator[Any]:
     seed_season(db, settings, 2025)
     source = messages_from_source(str(SILVERSTONE_FP1), settings=settings)
     ingest(source.messages, reducer=SessionReducer(), db=db, publisher=None, settings=settings)
+    store_predictions(db, "2024_british_grand_prix_fp1")  # odds for the example session
     # The seasons above are over: one session starting within the hour, for /api/sessions/current.
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
     db.collection("sessions").document("2099_next_grand_prix_r").set(

@@ -17,6 +17,7 @@ from shared.races.mapping import Match, TravelRace
 from shared.services.ingest import ingest, messages_from_source
 from shared.stores.races import apply_mapping, import_races
 from shared.timing.reducer import SessionReducer
+from tests.function.test_api_predictions import store_predictions
 from tests.function.test_api_travel import DATA, seed_season
 
 FP1 = DATA / "livetiming/static/2024/2024-07-07_British_Grand_Prix/2024-07-05_Practice_1"
@@ -54,6 +55,7 @@ def test_stored_documents_match_their_schemas(firestore_db: Any, settings: Setti
         fingerprint="f",
         now=datetime.now().astimezone(),
     )
+    store_predictions(firestore_db, SID)
     paths = {
         "MeetingDoc": "meetings",
         "WeekendTimelineDoc": "meetings/2024_belgian_grand_prix/timeline",
@@ -64,6 +66,7 @@ def test_stored_documents_match_their_schemas(firestore_db: Any, settings: Setti
         "RaceControlDoc": f"sessions/{SID}/race_control",
         "WeatherDoc": f"sessions/{SID}/weather",
         "RaceDoc": "races",
+        "PredictionDoc": "predictions",
     }
     assert set(paths) == {d.name for d in DOCUMENTS}
     for name, collection in paths.items():
