@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.errors import BadRequestError, NotFoundError, PermanentError
+from shared.errors import BadRequestError, ConfigError, NotFoundError, PermanentError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -70,7 +70,8 @@ def problem_for(exc: Exception, *, instance: str | None = None) -> tuple[Problem
     """The problem document and extra headers for an error raised by a handler.
 
     ``NotFoundError`` is 404, any other ``PermanentError`` (``BadRequestError``...) 400; anything
-    else is a 500 whose detail says nothing about internals.
+    else is a 500 whose detail says nothing about internals (a ``ConfigError``, a deployment without
+    what the route needs, is a 503).
     """
     status, detail, errors, headers = 500, "the server failed to answer; the error is logged", None, {}
     if isinstance(exc, ApiError):
@@ -79,5 +80,7 @@ def problem_for(exc: Exception, *, instance: str | None = None) -> tuple[Problem
         status, detail = 404, str(exc)
     elif isinstance(exc, BadRequestError | PermanentError):
         status, detail = 400, str(exc)
+    elif isinstance(exc, ConfigError):  # e.g. no reference data folder: this deployment lacks it
+        status, detail = 503, str(exc)
     problem = Problem(title=title(status), status=status, detail=detail, instance=instance, errors=errors)
     return problem, headers

@@ -18,7 +18,7 @@ from shared.api.openapi import document
 from shared.api.params import STRICT, Params
 from shared.api.problem import ApiError, problem_for
 from shared.api.router import HISTORY, Call, RouteTable, query_dict, validate
-from shared.errors import BadRequestError, NotFoundError
+from shared.errors import BadRequestError, ConfigError, NotFoundError
 
 
 class ItemPath(Params):
@@ -134,6 +134,7 @@ def test_cache_computes_once_for_concurrent_callers_and_expires() -> None:
 def test_problems_from_errors() -> None:
     assert problem_for(NotFoundError("no race 'x'"))[0].status == 404
     assert problem_for(BadRequestError("bad"))[0].status == 400
+    assert problem_for(ConfigError("PITLANE_DATA_DIR is not set"))[0].status == 503
     hidden, _ = problem_for(RuntimeError("secret internals"))
     assert hidden.status == 500 and "secret" not in hidden.detail
 
