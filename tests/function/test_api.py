@@ -81,3 +81,50 @@ def test_bad_input_is_a_4xx_problem(client: Any) -> None:
     _problem(resp, 405)
     assert resp.headers["Allow"] == "GET, HEAD"
     assert "session id" in _problem(client.get("/api/sessions/" + "x" * 300), 400)["detail"]
+
+
+@pytest.mark.usefixtures("season_2024")
+def test_etag_gzip_and_cache_headers(client: Any) -> None:
+    import gzip
+
+    plain = client.get("/api/meetings?season=2024", headers={"Accept-Encoding": "identity"})
+    assert plain.headers["Cache-Control"] == "public, max-age=300, stale-while-revalidate=300"
+    etag = plain.headers["ETag"]
+    zipped = client.get("/api/meetings?season=2024", headers={"Accept-Encoding": "gzip, deflate"})
+    assert zipped.headers["Content-Encoding"] == "gzip" and zipped.headers["ETag"] == etag
+    assert gzip.decompress(zipped.get_data()) == plain.get_data()
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+    again = client.get("/api/meetings?season=2024", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.get_data() == b"" and again.headers["ETag"] == etag
+    assert client.get("/api/meetings?season=2024", headers={"If-None-Match": '"stale"'}).status_code == 200
+    live = client.get("/api/sessions/2024_singapore_grand_prix_r")
+    assert live.headers["Cache-Control"] == "public, max-age=10"
+    head = client.head("/api/sessions/2024_singapore_grand_prix_r")
+    assert head.status_code == 200 and head.get_data() == b"" and head.headers["ETag"] == live.headers["ETag"]
+    assert client.get("/api/health").headers["Cache-Control"] == "private, no-store"
+
+
+def test_cors_for_the_configured_origins(firestore_db: Any) -> None:
+    import os
+
+    from shared.config import get_settings
+
+    os.environ["PITLANE_API_CORS_ORIGINS"] = '["https://app.pitlane.example"]'
+    get_settings.cache_clear()
+    answers().clear()
+    app = functions_framework.create_app("api", str(ROOT / "functions" / "main.py"), "http").test_client()
+    ok = app.get("/api/health", headers={"Origin": "https://app.pitlane.example"})
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://app.pitlane.example"
+    assert "ETag" in ok.headers["Access-Control-Expose-Headers"] and "Origin" in ok.headers["Vary"]
+    other = app.get("/api/health", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    pre = app.options(
+        "/api/races/2025_x",
+        headers={"Origin": "https://app.pitlane.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert (
+        pre.status_code == 204 and pre.headers["Access-Control-Allow-Origin"] == "https://app.pitlane.example"
+    )
+    assert pre.headers["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS"
+    assert "If-None-Match" in pre.headers["Access-Control-Allow-Headers"]
+    assert app.options("/api/nowhere", headers={"Origin": "https://app.pitlane.example"}).status_code == 404

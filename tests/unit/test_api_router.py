@@ -155,3 +155,26 @@ def test_openapi_document_from_the_table() -> None:
     problem = op["responses"]["404"]["content"]["application/problem+json"]["schema"]
     assert problem == {"$ref": "#/components/schemas/Problem"}
     assert {"Item", "Problem", "ParamIssue"} <= set(doc["components"]["schemas"])
+
+
+def test_stale_answer_served_while_one_caller_refreshes() -> None:
+    now = [0.0]
+    cache: TtlCache[str] = TtlCache(clock=lambda: now[0])
+    assert cache.get_or_compute("k", 1.0, lambda: "v1") == "v1"
+    now[0] = 1.5  # stale: past its 1 s, within the next 1 s
+    started, release = threading.Event(), threading.Event()
+
+    def refresh() -> str:
+        started.set()
+        release.wait(5)
+        return "v2"
+
+    refresher = threading.Thread(target=cache.get_or_compute, args=("k", 1.0, refresh))
+    refresher.start()
+    started.wait(5)
+    assert cache.get_or_compute("k", 1.0, lambda: "never") == "v1"  # not queued behind the refresh
+    release.set()
+    refresher.join()
+    assert cache.get_or_compute("k", 1.0, lambda: "never") == "v2"
+    now[0] = 10.0  # past the stale window too: computed before answering
+    assert cache.get_or_compute("k", 1.0, lambda: "v3") == "v3"
