@@ -174,7 +174,7 @@ def _answer(request: flask.Request, route: Route, rendered: Rendered, settings: 
             headers["Vary"] = "Accept-Encoding"
             return flask.Response(status=304, headers=headers)
     body = rendered.body
-    gz = len(body) >= settings.api_gzip_min_bytes and "gzip" in request.headers.get("Accept-Encoding", "")
+    gz = len(body) >= settings.api_gzip_min_bytes and accepts_gzip(request.headers.get("Accept-Encoding"))
     if gz:
         body = rendered.gzipped()
         headers["Content-Encoding"] = "gzip"
@@ -182,6 +182,16 @@ def _answer(request: flask.Request, route: Route, rendered: Rendered, settings: 
         return flask.Response(status=204, headers=headers)
     headers["Vary"] = "Accept-Encoding"
     return flask.Response(body, status=rendered.status, headers=headers, content_type=_content_type(rendered))
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """Whether ``Accept-Encoding`` allows gzip (``gzip`` or ``*`` without ``q=0``)."""
+    for part in (header or "").split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            q = params.replace(" ", "").lower().removeprefix("q=")
+            return not (params and q in ("0", "0.0", "0.00", "0.000"))
+    return False
 
 
 def _content_type(rendered: Rendered) -> str:

@@ -120,7 +120,7 @@ class RaceSchedule(Weekend):
 
 
 def _race_out(call: Call, race_id: str, m: MeetingOut) -> RaceOut:
-    entry = reads.reference(call).catalogue.for_location(m.location)
+    entry = reads.circuit_at(call, m.location)
     return RaceOut(
         race_id=race_id,
         meeting_id=m.meeting_id,
@@ -237,7 +237,7 @@ def race_calendar(call: Call) -> bytes:
     """The weekend as an iCalendar file a phone imports (times in the circuit's zone)."""
     _, meeting = resolve(call)
     w = _weekend(call, meeting, tz=None, series=call.query.series)
-    entry = reads.reference(call).catalogue.for_location(meeting.location)
+    entry = reads.circuit_at(call, meeting.location)
     where = f"{entry.name}, {meeting.location}" if entry else meeting.location
     geo = (entry.lat, entry.lon) if entry else None
     return weekend_calendar(w, title=f"{meeting.year} {meeting.name}", location=where, geo=geo)

@@ -18,6 +18,14 @@ def reference(call: Call) -> Reference:
     return load_reference(data_dir(call))
 
 
+def circuit_at(call: Call, location: str | None) -> CircuitEntry | None:
+    """The catalogue's circuit for a meeting's place; ``None`` without reference data (a
+    deployment with no data folder still serves schedules, calendars and travel plans)."""
+    if call.deps.settings.data_dir is None:
+        return None
+    return reference(call).catalogue.for_location(location)
+
+
 def circuit(call: Call, circuit_id: str) -> CircuitEntry:
     found = reference(call).catalogue.get(circuit_id)
     if found is None:
