@@ -173,3 +173,21 @@ def test_bad_input_is_a_4xx_problem_never_a_500(seeded: Any) -> None:
     assert issues == [
         {"where": "query", "name": "leave_after_min", "message": "must be between 0 and 1440, got '-1'"}
     ]
+
+
+def test_weekend_weather_comes_from_the_replayed_session(seeded: Any) -> None:
+    from shared.stores.session_reads import list_weather
+
+    samples = list_weather(seeded, "2024_british_grand_prix_fp1")
+    assert samples
+    body = APP.test_client().get("/api/races/gbr-2025/weather").get_json()
+    assert (body["meeting_id"], body["circuit_id"], body["years"]) == (
+        "2025_british_grand_prix",
+        "silverstone",
+        [2024],
+    )
+    (fp1,) = body["sessions"]
+    air = [s.air_temp_c for s in samples if s.air_temp_c is not None]
+    assert (fp1["code"], fp1["years"]) == ("fp1", [2024])
+    assert (fp1["air_temp_c"]["min"], fp1["air_temp_c"]["max"]) == (min(air), max(air))
+    assert fp1["rain_share"] == (1.0 if any(s.rainfall for s in samples) else 0.0)
