@@ -45,7 +45,10 @@ from infra.manifest import (
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOUDBUILD = ROOT / "cloudbuild.yaml"
-BUNDLE_MAIN = '"""Cloud Functions entry module: every deployed function."""\n\nfrom functions.main import *  # noqa: F403\n'
+BUNDLE_MAIN = (
+    '"""Cloud Functions entry module: every deployed function, imported when asked for."""\n\n'
+    "from functions.main import __all__, __getattr__  # noqa: F401\n"
+)
 BUNDLE_ITEMS = ("functions", "shared", "requirements.txt")
 BUNDLE = "/workspace/bundle"
 PY_IMAGE = "python:3.11-slim"

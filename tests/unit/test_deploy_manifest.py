@@ -258,7 +258,7 @@ def test_manifest_rejects_alerts_that_do_not_fit_their_metric() -> None:
 
 def test_staged_bundle_has_main_at_its_root(tmp_path: Path) -> None:
     bundle = stage_bundle(tmp_path / "bundle")
-    assert (bundle / "main.py").read_text().count("from functions.main import *") == 1
+    assert (bundle / "main.py").read_text().count("from functions.main import __all__, __getattr__") == 1
     assert (bundle / "requirements.txt").is_file()
     assert (bundle / "shared" / "config.py").is_file()
     assert not list(bundle.rglob("__pycache__"))
