@@ -7,13 +7,20 @@
 3. The upstream server replays the 2018 Azerbaijan Grand Prix race as a SignalR live feed at
    ``--speed``; a Cloud Task starts ``record_live_timing``, which subscribes to the feed, folds it
    through the reducer into Firestore and publishes race events.
-4. Meanwhile the demo reads the ``api`` function, as the frontend would, and prints the race:
-   lap, track status, leader, race control.
+4. A user subscribed to Safety Car, VSC, red flag and results alerts on a webhook (the stack's
+   webhook sink): ``notify_race_events`` sends each deployment once, signed.
+5. ``predict`` follows the race events: the pre-race odds, then live win probabilities after
+   every lap; when the race is final it scores them.
+6. Meanwhile the demo reads the ``api`` function, as the frontend would, and prints the race:
+   lap, track status, leader and the favourite's win probability, race control, and the alerts
+   the webhook received.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 import time
@@ -22,7 +29,9 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from infra import cli
 from infra.local import stack
+from infra.local.webhook_sink import LOCAL_SECRET
 from shared.config import load_settings
 from shared.errors import PitlaneError
 from shared.gcp import publisher_client, topic_path
@@ -66,6 +75,7 @@ def run(speed: float, keep: bool) -> int:
     )
     try:
         api = urls["api"]
+        _subscribe(urls["webhook_sink"])
         _publish_tick(state.env, 2018)
         session = _wait_for(api, f"/api/sessions/{SESSION_ID}")
         console.print(
@@ -85,17 +95,50 @@ def run(speed: float, keep: bool) -> int:
             name=task_name("demo", SESSION_ID, time.time_ns()),
         )
         console.print(f"[bold]live[/] Cloud Task -> record_live_timing <- SignalR replay at {speed:g}x")
-        return _follow(api)
+        return _follow(api, urls["webhook_sink"])
     finally:
         if not keep:
             stack.down(opts.state_dir)
             console.print("[bold]stack[/] down (make demo DEMO_ARGS=--keep leaves it running)")
 
 
-def _follow(api: str, timeout_s: float = 900.0) -> int:
+def _subscribe(sink: str) -> None:
+    """A demo user with a webhook on the sink for SC, VSC, red flags and results."""
+    argv = ["subscriptions", "add", "--user", "demo", "--topics", "sc,vsc,red_flag,results"]
+    argv += ["--webhook", f"{sink}/demo", "--secret", LOCAL_SECRET]
+    with contextlib.redirect_stdout(io.StringIO()):
+        if cli.main(argv) != 0:
+            raise PitlaneError("could not subscribe the demo user")
+    console.print(f"[bold]alerts[/] user demo subscribed: sc, vsc, red_flag, results -> {sink}/demo")
+
+
+def _alerts(sink: str, seen: int) -> int:
+    try:
+        items = httpx.get(f"{sink}/_sink/received", params={"path": "/demo"}, timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return seen
+    for item in items[seen:]:
+        doc = item.get("json") or {}
+        console.print(
+            f"  [magenta]webhook[/] [{doc.get('topic')}] {doc.get('title')}: {doc.get('body')} "
+            f"[dim](signature {item.get('signature')})[/]"
+        )
+    return len(items)
+
+
+def _favourite(api: str) -> str:
+    pred = _get(api, f"/api/v1/prediction/live?session_id={SESSION_ID}")
+    drivers = (pred or {}).get("drivers") or []
+    if not drivers:
+        return ""
+    best = max(drivers, key=lambda d: d.get("p_win") or 0)
+    return f"  P(win) {best.get('code') or best.get('driver_number')} {best.get('p_win', 0):.2f}"
+
+
+def _follow(api: str, sink: str, timeout_s: float = 900.0) -> int:
     """Print the race from the API until the session is over."""
     base = f"/api/sessions/{SESSION_ID}"
-    seen_rc, last_line = 0, ""
+    seen_rc, seen_alerts, last_line = 0, 0, ""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         tower = _get(api, f"{base}/live")
@@ -103,15 +146,18 @@ def _follow(api: str, timeout_s: float = 900.0) -> int:
         for item in rc[seen_rc:]:
             console.print(f"  [dim]{item['utc'][11:19]}[/] race control: {item['message']}")
         seen_rc = len(rc)
+        seen_alerts = _alerts(sink, seen_alerts)
         if tower:
             rows = tower.get("rows") or []
             leader = rows[0] if rows else {}
             lap = f"{tower.get('current_lap') or 0}/{tower.get('total_laps') or '?'}"
             line = f"lap {lap}  track {tower.get('track_status')}  leader {leader.get('abbreviation') or '-'}"
             if line != last_line:
-                console.print(f"[bold]{line}[/]")
+                console.print(f"[bold]{line}[/]{_favourite(api)}")
                 last_line = line
             if tower.get("session_status") in {"Finished", "Finalised", "Ends"} and _finished(api, base):
+                _scores(api)
+                _alerts(sink, seen_alerts)
                 return 0
         time.sleep(1.0)
     raise PitlaneError(f"the session did not finish within {timeout_s:.0f} s")
@@ -129,6 +175,19 @@ def _finished(api: str, base: str) -> bool:
         f"[bold]finished[/]: {len(laps)} laps of {len(drivers)} drivers served by the api; {podium}"
     )
     return True
+
+
+def _scores(api: str, wait_s: float = 20.0) -> None:
+    """The race's prediction accuracy, once predict has scored it."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        rows = (_get(api, "/api/predictions/accuracy") or {}).get("by_season") or []
+        if rows:
+            for row in rows:
+                console.print(f"[bold]predictions scored[/] {json.dumps(row)}")
+            return
+        time.sleep(1.0)
+    console.print("[dim]predictions not scored yet (predict scores once the session is Finalised)[/]")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -174,14 +174,14 @@ def test_dead_letter_policy_on_a_subscription_to_a_dead_letter_topic(
 ) -> None:
     # A manifest where a function listens on race-events (which has a dead-letter topic).
     data = manifest.model_dump(exclude={"functions": {"api", "sync_schedule"}})
-    data["functions"] = {"predict": {"trigger": {"type": "topic", "topic": "race-events"}}}
+    data["functions"] = {"race_probe": {"trigger": {"type": "topic", "topic": "race-events"}}}
     extra = Manifest.model_validate(data)
-    report = provision(manifest=extra, settings=settings, function_urls={"predict": "http://127.0.0.1:9/p"})
-    assert by_name(report)[("subscription", "predict")] == "created"
-    sub = clients[1].get_subscription(subscription=f"projects/{PROJECT}/subscriptions/predict")
+    report = provision(manifest=extra, settings=settings, function_urls={"race_probe": "http://127.0.0.1:9/p"})
+    assert by_name(report)[("subscription", "race_probe")] == "created"
+    sub = clients[1].get_subscription(subscription=f"projects/{PROJECT}/subscriptions/race_probe")
     assert sub.dead_letter_policy.dead_letter_topic == f"projects/{PROJECT}/topics/race-events-dead-letter"
     assert sub.dead_letter_policy.max_delivery_attempts == 5
-    clients[1].delete_subscription(subscription=f"projects/{PROJECT}/subscriptions/predict")
+    clients[1].delete_subscription(subscription=f"projects/{PROJECT}/subscriptions/race_probe")
 
 
 def test_changed_push_url_is_updated_and_dry_run_writes_nothing(

@@ -154,6 +154,9 @@ def test_configure_logging_writes_json_to_stdout_and_captures_warnings(
     monkeypatch.setattr(root, "handlers", [])
     monkeypatch.setattr(root, "level", logging.WARNING)
     monkeypatch.setitem(logs._state, "project", None)
+    # an earlier test's configure_logging ran inside pytest's own warnings capture, which has put
+    # back warnings.showwarning since: reset logging's record of it so capture starts afresh
+    logging.captureWarnings(False)
     logs.configure_logging("INFO", project="proj-2")
     logs.configure_logging("INFO", project="proj-2")  # idempotent
     assert len(root.handlers) == 1
