@@ -191,7 +191,8 @@ def defined_targets(source: Path) -> set[str]:
             names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
             if any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
                 # a lazy module (PEP 562 __getattr__) serves the names it lists in __all__
-                names |= {str(e.value) for e in getattr(node.value, "elts", []) if isinstance(e, ast.Constant)}
+                elts = getattr(node.value, "elts", [])
+                names |= {str(e.value) for e in elts if isinstance(e, ast.Constant)}
     return names
 
 
