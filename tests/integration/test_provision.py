@@ -176,7 +176,9 @@ def test_dead_letter_policy_on_a_subscription_to_a_dead_letter_topic(
     data = manifest.model_dump(exclude={"functions": {"api", "sync_schedule"}})
     data["functions"] = {"race_probe": {"trigger": {"type": "topic", "topic": "race-events"}}}
     extra = Manifest.model_validate(data)
-    report = provision(manifest=extra, settings=settings, function_urls={"race_probe": "http://127.0.0.1:9/p"})
+    report = provision(
+        manifest=extra, settings=settings, function_urls={"race_probe": "http://127.0.0.1:9/p"}
+    )
     assert by_name(report)[("subscription", "race_probe")] == "created"
     sub = clients[1].get_subscription(subscription=f"projects/{PROJECT}/subscriptions/race_probe")
     assert sub.dead_letter_policy.dead_letter_topic == f"projects/{PROJECT}/topics/race-events-dead-letter"
