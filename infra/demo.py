@@ -95,7 +95,9 @@ def run(speed: float, keep: bool) -> int:
             name=task_name("demo", SESSION_ID, time.time_ns()),
         )
         console.print(f"[bold]live[/] Cloud Task -> record_live_timing <- SignalR replay at {speed:g}x")
-        return _follow(api, urls["webhook_sink"])
+        code = _follow(api, urls["webhook_sink"])
+        _scores(state.env)
+        return code
     finally:
         if not keep:
             stack.down(opts.state_dir)
@@ -156,7 +158,6 @@ def _follow(api: str, sink: str, timeout_s: float = 900.0) -> int:
                 console.print(f"[bold]{line}[/]{_favourite(api)}")
                 last_line = line
             if tower.get("session_status") in {"Finished", "Finalised", "Ends"} and _finished(api, base):
-                _scores(api)
                 _alerts(sink, seen_alerts)
                 return 0
         time.sleep(1.0)
@@ -177,17 +178,27 @@ def _finished(api: str, base: str) -> bool:
     return True
 
 
-def _scores(api: str, wait_s: float = 20.0) -> None:
-    """The race's prediction accuracy, once predict has scored it."""
+def _scores(env: dict[str, str], wait_s: float = 60.0) -> None:
+    """The race's prediction scores (``predictions/{id}/accuracy/summary``), once predict has
+    scored them; read from Firestore, since the API keeps accuracy answers for minutes."""
+    from shared.gcp import firestore_client
+    from shared.stores.predictions import get_accuracy
+
+    db = firestore_client(stack.settings_for(env))
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        rows = (_get(api, "/api/predictions/accuracy") or {}).get("by_season") or []
-        if rows:
-            for row in rows:
-                console.print(f"[bold]predictions scored[/] {json.dumps(row)}")
+        acc = get_accuracy(db, SESSION_ID)
+        if acc is not None:
+            pre = acc.prerace
+            console.print(
+                f"[bold]predictions scored[/] {len(acc.by_prediction)} predictions: mean Brier (win) "
+                f"{acc.mean_brier_win:.4f}, winner picked {acc.winner_hit_rate:.0%} of the time; "
+                + (f"pre-race Brier {pre.brier_win:.4f}" if pre else "no pre-race prediction")
+                + "  [dim]GET /api/predictions/accuracy[/]"
+            )
             return
         time.sleep(1.0)
-    console.print("[dim]predictions not scored yet (predict scores once the session is Finalised)[/]")
+    console.print("[dim]predictions not scored yet (predict scores once the session is final)[/]")
 
 
 def main(argv: list[str] | None = None) -> int:
