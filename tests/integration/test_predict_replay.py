@@ -156,6 +156,13 @@ def test_replayed_race_is_predicted_lap_by_lap(replayed: tuple[list[Any], Any], 
     (season,) = summary.by_season
     assert season.season == 2018 and season.sessions == 1 and season.predictions == len(scored)
     assert summary.by_model_version[0].model_version == current.model_version
+    # ... and served by the API, as the frontend reads them
+    api = load_function("api", PROJECT_ROOT / "functions" / "main.py", "http").client
+    served = api.get("/api/predictions/accuracy").get_json()
+    assert served["by_season"][0]["predictions"] == len(scored)
+    assert served["by_season"][0]["brier_win"] == pytest.approx(season.brier_win)
+    live = api.get(f"/api/v1/prediction/live?session_id={SID}").get_json()
+    assert live["drivers"][0]["driver_number"] == WINNER and live["revision"] == current.revision
 
     # Redelivery (Pub/Sub at least once): nothing new is written, nothing is scored twice.
     deliver(fn, messages[:200] + messages[-5:])
