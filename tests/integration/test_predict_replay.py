@@ -32,7 +32,7 @@ from tests.function.conftest import PROJECT_ROOT, load_function, post_cloud_even
 SID = "2018_azerbaijan_grand_prix_r"
 RACE = "livetiming/static/2018/2018-04-29_Azerbaijan_Grand_Prix/2018-04-29_Race"
 WINNER = "44"  # Hamilton
-# The entry point's own module (functions/main.py re-exports it once the lead wires it in).
+# The entry point's own module (functions/main.py serves it under the same name).
 PREDICT = PROJECT_ROOT / "functions" / "predict.py"
 
 
