@@ -10,9 +10,6 @@ subscriber query, ledger claim in the Firestore emulator -> signed webhook POST 
 
 The peer: the same messages on a topic of their own, pushed by the emulator straight to the sink
 (what Pub/Sub's push alone costs here). The first event (a cold function) is reported apart.
-
-Until the lead wires notify into ``infra/manifest.yaml`` and ``functions/main.py``, the bench adds
-the entries it needs to a copy of the manifest and a source file of its own.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from infra.local import stack
 from infra.local.webhook_sink import LOCAL_SECRET
@@ -38,41 +34,7 @@ from tests.bench.stack_bench import _free_base_port
 EVENTS = 100
 INTERVAL_S = 0.05
 TARGET_P99_S = 2.0
-NOTIFY_FUNCTIONS: dict[str, Any] = {
-    "notify": {
-        "trigger": {"type": "queue", "queue": "reminders"},
-        "needs": ["firestore.write", "pubsub.publish:notify-dead-letter", "tasks.enqueue:reminders"],
-    },
-    "notify_race_events": {
-        "trigger": {"type": "topic", "topic": "race-events"},
-        "needs": ["firestore.write", "pubsub.publish:notify-dead-letter", "tasks.enqueue:reminders"],
-        "retry": True,
-    },
-}
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _stack_files(tmp: Path) -> tuple[Path, Path]:
-    """The manifest and functions source to start: the project's, plus notify where missing."""
-    data = yaml.safe_load(MANIFEST_PATH.read_text(encoding="utf-8"))
-    source = ROOT / "functions" / "main.py"
-    if all(name in data["functions"] for name in NOTIFY_FUNCTIONS) and {"notify", "notify_race_events"} <= (
-        stack.defined_targets(source)
-    ):
-        return MANIFEST_PATH, source
-    data["functions"].update({k: v for k, v in NOTIFY_FUNCTIONS.items() if k not in data["functions"]})
-    if not any(t["name"] == "notify-dead-letter" for t in data["topics"]):
-        data["topics"].append({"name": "notify-dead-letter", "description": "failed notifications"})
-    manifest = tmp / "manifest.yaml"
-    manifest.write_text(yaml.safe_dump(data), encoding="utf-8")
-    main = tmp / "main.py"
-    main.write_text(
-        "from functions.main import *  # noqa: F403\n"
-        "from functions.notify import notify  # noqa: F401\n"
-        "from functions.notify_race_events import notify_race_events  # noqa: F401\n",
-        encoding="utf-8",
-    )
-    return manifest, main
 
 
 def _received(sink: str, path: str) -> list[dict[str, Any]]:
@@ -110,13 +72,12 @@ def _publish_events(publisher: Any, topic: str, sessions: list[str]) -> dict[str
 def run() -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="pitlane-bench-notify-") as tmp_dir:
         tmp = Path(tmp_dir)
-        manifest, source = _stack_files(tmp)
         opts = stack.StackOptions(
             state_dir=tmp / "state",
             base_port=_free_base_port(),
             data_dir=load_settings().require_data_dir,
-            manifest_path=manifest,
-            functions_source=source,
+            manifest_path=MANIFEST_PATH,
+            functions_source=ROOT / "functions" / "main.py",
             replay_source=None,
         )
         result = stack.up(opts)

@@ -22,7 +22,7 @@ from tests.function.conftest import (
     pubsub_cloud_event,
 )
 
-# The entry point's own module (functions/main.py re-exports it once the lead wires it in).
+# The entry point's own module (functions/main.py serves it under the same name).
 PREDICT = PROJECT_ROOT / "functions" / "predict.py"
 QUALI = "livetiming/static/2019/2019-09-08_Italian_Grand_Prix/2019-09-07_Qualifying"
 QUALI_ID = "2019_italian_grand_prix_q"
