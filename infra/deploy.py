@@ -50,6 +50,13 @@ BUNDLE_MAIN = (
     "from functions.main import __all__, __getattr__  # noqa: F401\n"
 )
 BUNDLE_ITEMS = ("functions", "shared", "requirements.txt")
+# Reference data the functions read at run time (``PITLANE_DATA_DIR``): the Ergast-schema history
+# (circuit history, the prediction model), circuit layouts and locations, the supporting series'
+# calendars and MultiViewer circuit info. About 4.5 MB, staged into the bundle under REFERENCE; the
+# recorded sessions (archive, live feed, OpenF1) stay out: only tests replay them.
+REFERENCE_ITEMS = ("history", "circuits", "calendars", "multiviewer")
+REFERENCE = "reference"
+DEPLOYED_SOURCE = "/workspace"  # where Cloud Functions (2nd gen, buildpacks) puts the bundle
 BUNDLE = "/workspace/bundle"
 PY_IMAGE = "python:3.11-slim"
 GCLOUD_IMAGE = "gcr.io/google.com/cloudsdktool/google-cloud-cli:latest"  # has the alpha commands
@@ -84,7 +91,7 @@ def deploy_args(
     """``gcloud functions deploy`` arguments for one function (2nd gen); ``secrets`` is the whole
     secrets flag (:func:`secrets_flag`)."""
     env_vars = [f"PITLANE_PROJECT={project}", f"PITLANE_ENV={env}", f"PITLANE_REGION={region}",
-                f"PITLANE_LOG_LEVEL={log_level}"]  # fmt: skip
+                f"PITLANE_LOG_LEVEL={log_level}", f"PITLANE_DATA_DIR={DEPLOYED_SOURCE}/{REFERENCE}"]  # fmt: skip
     env_vars += [
         f"{manifest.bucket(b).env}={iam.bucket_setting(manifest.bucket(b), project)}"
         for b in sorted({*fn.needs_of("storage.read"), *fn.needs_of("storage.write")})
@@ -205,7 +212,7 @@ def cloudbuild_doc(manifest: Manifest, envs: dict[str, Environment]) -> dict[str
             "make VENV=.venv-emulators setup",
             ".venv-emulators/bin/python -m pytest tests/integration tests/function -q -p no:cacheprovider"],
             env=data),
-        {"id": "stage", "name": PY_IMAGE, "entrypoint": VENV_PY, "waitFor": TESTS,
+        {"id": "stage", "name": PY_IMAGE, "entrypoint": VENV_PY, "waitFor": TESTS, "env": data,
          "args": ["-m", "infra.cli", "deploy", "--stage", BUNDLE]},
         {"id": "provision", "name": PY_IMAGE, "entrypoint": VENV_PY, "waitFor": TESTS,
          "env": ["GOOGLE_CLOUD_PROJECT=$PROJECT_ID", "PITLANE_REGION=${_REGION}", "PITLANE_ENV=${_ENV}"],
@@ -314,8 +321,9 @@ def dry_run(
 # --- the bundle ----------------------------------------------------------------------------------
 
 
-def stage_bundle(dest: Path) -> Path:
-    """Copy what Cloud Functions needs into ``dest`` with ``main.py`` at its root."""
+def stage_bundle(dest: Path, data_dir: Path | None = None) -> Path:
+    """Copy what Cloud Functions needs into ``dest`` with ``main.py`` at its root, and the reference
+    data of ``data_dir`` (:data:`REFERENCE_ITEMS`) under ``dest/reference``."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -327,6 +335,11 @@ def stage_bundle(dest: Path) -> Path:
         else:
             shutil.copy2(src, dest / item)
     (dest / "main.py").write_text(BUNDLE_MAIN, encoding="utf-8")
+    if data_dir is not None:
+        for item in REFERENCE_ITEMS:
+            if (data_dir / item).is_dir():
+                shutil.copytree(data_dir / item, dest / REFERENCE / item, ignore=ignore)
+    (dest / REFERENCE).mkdir(exist_ok=True)  # PITLANE_DATA_DIR must exist, even with nothing in it
     return dest
 
 
@@ -359,7 +372,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.render_cloudbuild:
         return _render(manifest, envs, args.check)
     if args.stage:
-        print(f"staged {stage_bundle(Path(args.stage))}")
+        from shared.config import load_settings
+
+        data_dir = load_settings().data_dir
+        print(f"staged {stage_bundle(Path(args.stage), data_dir)} (reference data from {data_dir})")
         return 0
     env = load_environment(args.env, manifest)
     project = args.project or env.project

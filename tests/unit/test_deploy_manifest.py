@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -15,6 +16,7 @@ from infra import monitoring
 from infra.cli import main as cli_main
 from infra.deploy import ROOT, dry_run, render_cloudbuild, stage_bundle
 from infra.manifest import Manifest, QueueTrigger, TopicTrigger, load_environments, load_manifest
+from shared.config import load_settings
 
 MANIFEST = load_manifest()
 ENVS = load_environments(MANIFEST)
@@ -173,8 +175,8 @@ def test_dry_run_lists_one_deploy_per_function_with_its_settings() -> None:
     sync = deploys["sync_schedule"]
     assert "--trigger-service-account=pitlane-sync-schedule@pitlane-prod.iam.gserviceaccount.com" in sync
     assert (
-        "--set-env-vars=PITLANE_PROJECT=pitlane-prod,PITLANE_ENV=prod,PITLANE_REGION=europe-west1,PITLANE_LOG_LEVEL=INFO"
-        in sync
+        "--set-env-vars=PITLANE_PROJECT=pitlane-prod,PITLANE_ENV=prod,PITLANE_REGION=europe-west1,"
+        "PITLANE_LOG_LEVEL=INFO,PITLANE_DATA_DIR=/workspace/reference" in sync
     )
 
 
@@ -263,6 +265,44 @@ def test_staged_bundle_has_main_at_its_root(tmp_path: Path) -> None:
     assert (bundle / "shared" / "config.py").is_file()
     assert not list(bundle.rglob("__pycache__"))
     assert not (bundle / "infra").exists() and not (bundle / "tests").exists()
+
+
+@pytest.mark.skipif(load_settings().data_dir is None, reason="recorded data folder not present")
+def test_staged_bundle_carries_the_reference_data_the_functions_read(tmp_path: Path) -> None:
+    """The bundle holds the reference data (history, circuits, calendars, MultiViewer), not the
+    recorded sessions, and a function started in it, as Cloud Functions does, with
+    PITLANE_DATA_DIR at that folder, serves a circuit from it."""
+    import subprocess
+    import sys
+
+    from infra.deploy import DEPLOYED_SOURCE, REFERENCE, REFERENCE_ITEMS
+
+    data_dir = load_settings().require_data_dir
+    bundle = stage_bundle(tmp_path / "bundle", data_dir)
+    assert sorted(p.name for p in (bundle / REFERENCE).iterdir()) == sorted(REFERENCE_ITEMS)
+    assert (bundle / REFERENCE / "history" / "races.csv").is_file()
+    assert not any((bundle / REFERENCE / x).exists() for x in ("livetiming", "openf1", "jolpica", "livefeed"))
+    size = sum(f.stat().st_size for f in (bundle / REFERENCE).rglob("*") if f.is_file())
+    assert size < 10_000_000
+    assert f"PITLANE_DATA_DIR={DEPLOYED_SOURCE}/{REFERENCE}" in (ROOT / "cloudbuild.yaml").read_text()
+    script = (
+        "import functions_framework\n"
+        "client = functions_framework.create_app('api', 'main.py', 'http').test_client()\n"
+        "resp = client.get('/api/circuits/monza')\n"
+        "print(resp.status_code, resp.get_json()['time_zone'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PITLANE_")}
+    env |= {"PITLANE_DATA_DIR": str(bundle / REFERENCE), "PITLANE_ENV": "test", "PYTHONPATH": str(bundle)}
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        cwd=bundle,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.stdout.strip().splitlines()[-1] == "200 Europe/Rome", out.stderr[-2000:]
 
 
 def test_a_topic_nothing_listens_to_can_keep_its_messages_in_a_pull_subscription() -> None:
