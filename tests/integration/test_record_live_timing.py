@@ -76,7 +76,18 @@ def _no_enqueue(_: RecordRequest) -> None:
     pytest.fail("an uninterrupted run must not re-enqueue")
 
 
+_REFERENCE: dict[str, dict[str, Any]] = {}  # source -> content of an uninterrupted run, per session
+
+
 def uninterrupted(db: Any, source: str) -> dict[str, Any]:
+    """What an uninterrupted run stores (recorded once per test session: the tests that compare
+    with it share it; each test starts from an empty database all the same)."""
+    if source not in _REFERENCE:
+        _REFERENCE[source] = _record_whole(db, source)
+    return _REFERENCE[source]
+
+
+def _record_whole(db: Any, source: str) -> dict[str, Any]:
     settings = load_settings()
     req = RecordRequest(source=source, run_seconds=600)
     with make_http_client(settings) as http:
