@@ -141,6 +141,7 @@ def _follow(api: str, sink: str, timeout_s: float = 900.0) -> int:
     """Print the race from the API until the session is over."""
     base = f"/api/sessions/{SESSION_ID}"
     seen_rc, seen_alerts, last_line = 0, 0, ""
+    finish = _Finish()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         tower = _get(api, f"{base}/live")
@@ -157,25 +158,38 @@ def _follow(api: str, sink: str, timeout_s: float = 900.0) -> int:
             if line != last_line:
                 console.print(f"[bold]{line}[/]{_favourite(api)}")
                 last_line = line
-            if tower.get("session_status") in {"Finished", "Finalised", "Ends"} and _finished(api, base):
+            if tower.get("session_status") in {"Finished", "Finalised", "Ends"} and finish.done(api, base):
                 _alerts(sink, seen_alerts)
                 return 0
         time.sleep(1.0)
     raise PitlaneError(f"the session did not finish within {timeout_s:.0f} s")
 
 
-def _finished(api: str, base: str) -> bool:
-    laps = (_get(api, f"{base}/laps") or {}).get("items", [])
-    drivers = (_get(api, f"{base}/drivers") or {}).get("items", [])
-    if not laps:
-        return False
-    podium = ", ".join(
-        f"P{d['position']} {d['abbreviation']}" for d in drivers if (d.get("position") or 99) <= 3
-    )
-    console.print(
-        f"[bold]finished[/]: {len(laps)} laps of {len(drivers)} drivers served by the api; {podium}"
-    )
-    return True
+class _Finish:
+    """The session is over for the demo once the API's lap count has not moved for
+    :data:`SETTLE_S` (cars still finish their last lap after the leader takes the flag, and the
+    API keeps an answer for a few seconds)."""
+
+    SETTLE_S = 8.0
+
+    def __init__(self) -> None:
+        self.count, self.since = -1, 0.0
+
+    def done(self, api: str, base: str) -> bool:
+        laps = (_get(api, f"{base}/laps") or {}).get("items", [])
+        if len(laps) != self.count:
+            self.count, self.since = len(laps), time.monotonic()
+            return False
+        if not laps or time.monotonic() - self.since < self.SETTLE_S:
+            return False
+        drivers = (_get(api, f"{base}/drivers") or {}).get("items", [])
+        podium = ", ".join(
+            f"P{d['position']} {d['abbreviation']}" for d in drivers if (d.get("position") or 99) <= 3
+        )
+        console.print(
+            f"[bold]finished[/]: {len(laps)} laps of {len(drivers)} drivers served by the api; {podium}"
+        )
+        return True
 
 
 def _scores(env: dict[str, str], wait_s: float = 60.0) -> None:
