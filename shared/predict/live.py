@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.predict.normalise import capped_total
+from shared.predict.normalise import Odds, capped_total
 from shared.predict.params import RaceParams
 
 SIMS = 4000
@@ -72,17 +72,10 @@ class RaceState:
 
 
 @dataclass(frozen=True)
-class LiveOutput:
+class LiveOutput(Odds):
+    """:class:`Odds` of the cars numbered ``drivers``, in that order."""
+
     drivers: list[str]
-    win: np.ndarray
-    podium: np.ndarray
-    points: np.ndarray
-    win_lo: np.ndarray
-    win_hi: np.ndarray
-    podium_lo: np.ndarray
-    podium_hi: np.ndarray
-    points_lo: np.ndarray
-    points_hi: np.ndarray
 
 
 def stops_due(car: CarState, params: RaceParams, laps_left: int, laps_done: int = 0) -> int:
@@ -125,7 +118,7 @@ def simulate(state: RaceState, params: RaceParams, *, seed: int, sims: int = SIM
 
 def _empty() -> LiveOutput:
     z = np.zeros(0)
-    return LiveOutput([], z, z, z, z, z, z, z, z, z)
+    return LiveOutput(z, z, z, z, z, z, z, z, z, drivers=[])
 
 
 def _batch(

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.predict.features import FEATURES, RaceRows, points_places
-from shared.predict.normalise import capped_total, race_totals
+from shared.predict.normalise import Odds, capped_total, race_totals
 
 KINDS = ("win", "podium", "points")
 
@@ -122,18 +122,10 @@ class PreRaceModel(BaseModel):
 
 
 @dataclass(frozen=True)
-class PreRaceOutput:
-    """Per-starter arrays, in the order of the ``RaceRows`` predicted (probabilities in [0, 1])."""
+class PreRaceOutput(Odds):
+    """:class:`Odds` per starter, in the order of the ``RaceRows`` predicted, and each starter's
+    expected finish (``finish_score``, 1 first, 0 last)."""
 
-    win: np.ndarray
-    podium: np.ndarray
-    points: np.ndarray
-    win_lo: np.ndarray
-    win_hi: np.ndarray
-    podium_lo: np.ndarray
-    podium_hi: np.ndarray
-    points_lo: np.ndarray
-    points_hi: np.ndarray
     finish_score: np.ndarray
 
 

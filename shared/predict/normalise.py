@@ -7,9 +7,14 @@ that, so their outputs are scaled to the total; a value the scaling pushes above
 (or below its floor, at the floor) and the others are scaled again (iterative proportional
 fitting with bounds). The floor keeps the kinds nested: a winner is on the podium, so a driver's
 podium probability is never below their win probability, nor points below podium.
+
+:class:`Odds` holds what both predictors produce: the three kinds per car with their intervals.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -54,3 +59,30 @@ def capped_total(p: np.ndarray, total: float, floor: np.ndarray | None = None) -
 def race_totals(n: int, points_places: int) -> tuple[float, float, float]:
     """What the win, podium and points probabilities of ``n`` starters sum to."""
     return min(1.0, n), float(min(3, n)), float(min(points_places, n))
+
+
+@dataclass(frozen=True)
+class Odds:
+    """Per-car probabilities of winning, a podium and points, each with its 90% interval: arrays
+    in one order (the pre-race model's and the live simulation's outputs)."""
+
+    win: np.ndarray
+    podium: np.ndarray
+    points: np.ndarray
+    win_lo: np.ndarray
+    win_hi: np.ndarray
+    podium_lo: np.ndarray
+    podium_hi: np.ndarray
+    points_lo: np.ndarray
+    points_hi: np.ndarray
+
+    def of(self, i: int) -> dict[str, Any]:
+        """Car ``i``'s fields of a ``DriverOdds`` (``p_win`` ... ``points_interval``)."""
+        return {
+            "p_win": float(self.win[i]),
+            "p_podium": float(self.podium[i]),
+            "p_points": float(self.points[i]),
+            "win_interval": (float(self.win_lo[i]), float(self.win_hi[i])),
+            "podium_interval": (float(self.podium_lo[i]), float(self.podium_hi[i])),
+            "points_interval": (float(self.points_lo[i]), float(self.points_hi[i])),
+        }

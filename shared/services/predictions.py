@@ -252,10 +252,7 @@ def live_prediction(
         base = by_number[car.driver_number]
         drivers.append(base.model_copy(update={
             "position": places.get(car.driver_number), "running": car.running,
-            "p_win": float(out.win[i]), "p_podium": float(out.podium[i]), "p_points": float(out.points[i]),
-            "win_interval": (float(out.win_lo[i]), float(out.win_hi[i])),
-            "podium_interval": (float(out.podium_lo[i]), float(out.podium_hi[i])),
-            "points_interval": (float(out.points_lo[i]), float(out.points_hi[i])),
+            **out.of(i),
             "gap_s": round(car.gap_s, 3) if car.running else None, "stops_made": car.stops_made,
         }))  # fmt: skip
     drivers.sort(key=lambda d: (-d.p_win, d.position or 99))

@@ -132,11 +132,7 @@ def _predict(
             driver_number=str(s.number) if s.number is not None else str(s.driver_id),
             name=d.full_name if d else None, code=d.code if d else None, team=team.name if team else None,
             grid=s.grid, position=None,
-            p_win=float(out.win[i]), p_podium=float(out.podium[i]), p_points=float(out.points[i]),
-            win_interval=(float(out.win_lo[i]), float(out.win_hi[i])),
-            podium_interval=(float(out.podium_lo[i]), float(out.podium_hi[i])),
-            points_interval=(float(out.points_lo[i]), float(out.points_hi[i])),
-            pace_score=float(out.finish_score[i]),
+            pace_score=float(out.finish_score[i]), **out.of(i),
         ))  # fmt: skip
     drivers.sort(key=lambda o: (-o.p_win, -o.p_podium, o.grid or 99))
     as_of = race.start_utc or datetime.combine(race.date, datetime.min.time(), UTC)
