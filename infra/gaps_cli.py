@@ -60,21 +60,23 @@ def _rounds(text: str) -> tuple[int, int]:
     return lo, hi
 
 
+def _season_arguments(parser: argparse.ArgumentParser) -> None:
+    """What ``report`` and ``import`` both take: the season, its rounds, a fresh catalogue."""
+    parser.add_argument("--season", type=_season, required=True, help="year")
+    parser.add_argument("--refresh", action="store_true", help="read the season's schedule and index again")
+    parser.add_argument("--rounds", type=_rounds, default=None, help="only rounds A-B (or one round)")
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help=argparse.SUPPRESS)
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("gaps", help="what a season lacks in Firestore, and importing it")
     sub = parser.add_subparsers(dest="gaps_command", required=True, metavar="SUBCOMMAND")
     report = sub.add_parser("report", help="per session: data types upstream has and Firestore lacks")
-    report.add_argument("--season", type=_season, required=True, help="year")
-    report.add_argument("--refresh", action="store_true", help="read the season's schedule and index again")
-    report.add_argument("--rounds", type=_rounds, default=None, help="only rounds A-B (or one round)")
-    report.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help=argparse.SUPPRESS)
+    _season_arguments(report)
     report.set_defaults(func=handle_report)
     run = sub.add_parser("import", help="import the season's gaps that fit the quota, oldest first")
-    run.add_argument("--season", type=_season, required=True, help="year")
+    _season_arguments(run)
     run.add_argument("--max-calls", type=_calls, default=None, help="upstream calls this run may make")
-    run.add_argument("--refresh", action="store_true", help="read the season's schedule and index again")
-    run.add_argument("--rounds", type=_rounds, default=None, help="only rounds A-B (or one round)")
-    run.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help=argparse.SUPPRESS)
     run.set_defaults(func=handle_import)
 
 
